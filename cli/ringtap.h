@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef RINGTAP_CLI_H
+#define RINGTAP_CLI_H
+
+int cmd_report(int argc, char **argv);
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ringtapd configuration (INI, parsed with libinih).  docs/config.md and
+ * ringtap.conf(5) describe every key; config/ringtap.conf is the default.
+ */
+#ifndef RINGTAP_CONFIG_H
+#define RINGTAP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RT_CONFIG_MAX_EVENTS 256
+#define RT_CONFIG_MAX_OUTPUTS 16
+#define RT_CONFIG_ERR_MAX 512
+
+enum rt_reader_mode {
+	RT_READER_MMAP = 0, /* map trace_pipe_raw (falls back to read) */
+	RT_READER_READ = 1, /* splice/read trace_pipe_raw */
+	RT_READER_COPY = 2, /* plain read() only: for comparison */
+};
+
+enum rt_output_type {
+	RT_OUTPUT_FILE = 0,
+	RT_OUTPUT_DISCARD = 1,
+};
+
+/* One selected event: "system:event", event may be "*". */
+struct rt_event_sel {
+	char *system;
+	char *event;
+	int line; /* config line that named it */
+};
+
+/* A [event "system:event"] section. */
+struct rt_event_opts {
+	char *system;
+	char *event;
+	char *filter; /* NULL: none */
+	int line;     /* line of the section header */
+	int filter_line;
+};
+
+struct rt_output {
+	char *name;
+	enum rt_output_type type;
+	char *path;		/* directory of the capture (file) */
+	uint64_t max_file_size; /* bytes per file before rotation, 0 = never */
+	unsigned int max_files; /* files kept per CPU, 0 = unlimited */
+	int line;
+};
+
+struct rt_config {
+	char *path; /* file it came from, for messages */
+
+	/* [trace] */
+	char *instance;
+	unsigned int buffer_size_kb;
+	unsigned int subbuf_size_kb;
+	char *clock;
+	unsigned int buffer_percent;
+	unsigned int flush_interval_ms;
+	enum rt_reader_mode reader;
+	struct rt_event_sel events[RT_CONFIG_MAX_EVENTS];
+	size_t nr_events;
+	int events_line;
+
+	/* [event "..."] */
+	struct rt_event_opts event_opts[RT_CONFIG_MAX_EVENTS];
+	size_t nr_event_opts;
+
+	/* [output "..."] */
+	struct rt_output outputs[RT_CONFIG_MAX_OUTPUTS];
+	size_t nr_outputs;
+
+	/* [daemon] */
+	char *run_dir; /* lock files: default /run/ringtap */
+};
+
+/*
+ * Parse @path into @cfg (zeroed by the caller, then filled with defaults).
+ * Returns 0, or a negative errno with a message "FILE:LINE: ..." in @err.
+ * Only syntax and values are checked here; whether events exist and
+ * filters compile is the kernel's to say (instance setup checks those).
+ */
+int rt_config_load(struct rt_config *cfg, const char *path, char *err,
+		   size_t errlen);
+/* Same, from a string (tests); @name is used in messages. */
+int rt_config_load_string(struct rt_config *cfg, const char *text,
+			  const char *name, char *err, size_t errlen);
+void rt_config_free(struct rt_config *cfg);
+
+/* Checked number parsing: 0 or -EINVAL/-ERANGE. */
+int rt_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+/* Sizes with an optional K/M/G suffix (powers of 1024). */
+int rt_parse_size(const char *s, uint64_t *ret);
+int rt_parse_bool(const char *s, bool *ret);
+
+#endif

@@ -1,0 +1,24 @@
+#!/bin/bash
+# Installs what ringtap needs to build, test and benchmark on Debian 12.
+# Safe to run again; installs only what is missing.
+set -eu
+pkgs=(
+	build-essential pkg-config
+	libtracefs-dev libtraceevent-dev libinih-dev libcmocka-dev
+	trace-cmd bc
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	sudo=
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	echo "installing: ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# tracefs is not mounted at boot on every machine.
+if [ ! -e /sys/kernel/tracing/instances ] && [ "$(id -u)" = 0 ]; then
+	mount -t tracefs nodev /sys/kernel/tracing
+fi
