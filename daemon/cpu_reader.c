@@ -100,7 +100,9 @@ static int open_one(struct rt_capture *cap, struct rt_cpu_reader *rd)
 		return r;
 	}
 	if (cap->cfg->reader == RT_READER_MMAP) {
-		r = reader_map(rd);
+		/* Fault injection for the fallback test: act as if the kernel
+		 * refused the mapping (as an older kernel or lockdown would). */
+		r = getenv("RINGTAP_DEBUG_NO_MMAP") ? -ENODEV : reader_map(rd);
 		if (!r)
 			return 0;
 		log_warn("cpu %d: cannot map '%s' (%s): falling back to splice/read",

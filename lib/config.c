@@ -328,6 +328,15 @@ static bool event_covers(const struct rt_event_sel *sel, const char *system,
 	       (!strcmp(sel->event, "*") || !strcmp(sel->event, event));
 }
 
+/* Equal, or one is "system:*" and takes the other in. */
+static bool events_overlap(const struct rt_event_sel *a, const char *system,
+			   const char *event)
+{
+	return !strcmp(a->system, system) &&
+	       (!strcmp(a->event, event) || !strcmp(a->event, "*") ||
+		!strcmp(event, "*"));
+}
+
 static int add_event(struct parser *p, const char *item, size_t len)
 {
 	struct rt_config *cfg = p->cfg;
@@ -340,18 +349,14 @@ static int add_event(struct parser *p, const char *item, size_t len)
 		return r;
 	for (size_t i = 0; i < cfg->nr_events; i++) {
 		const struct rt_event_sel *o = &cfg->events[i];
-		bool same = !strcmp(o->system, system) &&
-			    !strcmp(o->event, event);
 
-		if (!same && !event_covers(o, system, event) &&
-		    !event_covers(&(struct rt_event_sel){ system, event, 0 },
-				  o->system, o->event))
+		if (!events_overlap(o, system, event))
 			continue;
-		if (same)
+		if (!strcmp(o->event, event))
 			fail(p, "events: '%s:%s' is listed twice (first on line %d)",
 			     system, event, o->line);
 		else
-			fail(p, "events: '%s:%s' overlaps '%s:%s' (line %d)",
+			fail(p, "events: '%s:%s' overlaps '%s:%s' (line %d); list a whole system or single events of it",
 			     system, event, o->system, o->event, o->line);
 		free(system);
 		free(event);

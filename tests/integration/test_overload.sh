@@ -4,8 +4,11 @@
 # every gap in the sequence is announced by a LOST line at that place.
 . "$(dirname "$0")/lib.sh"
 
+for mode in mmap read; do
+log "reader mode: $mode"
 inst=$(new_instance)
-write_config "$TMP/rt.conf" "$inst" "$TMP/out" \
+rm -rf "$TMP/out"
+write_config "$TMP/rt.conf" "$inst" "$TMP/out" "reader = $mode" \
 	"buffer_size_kb = 16" "subbuf_size_kb = 4" "buffer_percent = 100"
 start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
 cpus=$(seq -s, 0 $((NCPUS - 1)))
@@ -50,5 +53,6 @@ for cpu in $(seq 0 $((NCPUS - 1))); do
 	[ "$stat_lost" = "$lost" ] || fail "cpu $cpu: --stats says lost $stat_lost, report lines say $lost"
 	total_lost=$((total_lost + lost))
 done
-[ $total_lost -gt 0 ] || fail "the flood lost nothing: the test did not overload the buffer"
-echo "loss accounted exactly: $total_lost events lost"
+[ $total_lost -gt 0 ] || fail "$mode: the flood lost nothing: the test did not overload the buffer"
+echo "$mode: loss accounted exactly: $total_lost events lost"
+done
