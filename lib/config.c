@@ -45,8 +45,8 @@
 
 enum line_kind {
 	LINE_OTHER, /* blank, comment or section header */
-	LINE_KEY,   /* key = value */
-	LINE_CONT,  /* indented: continues the previous key's value */
+	LINE_KEY, /* key = value */
+	LINE_CONT, /* indented: continues the previous key's value */
 };
 
 enum section_kind {
@@ -72,7 +72,7 @@ struct parser {
 	size_t errlen;
 	int error; /* first error, -errno; parsing stops there */
 
-	FILE *f;	  /* input: a file ... */
+	FILE *f; /* input: a file ... */
 	const char *text; /* ... or a string (rest of it) */
 	char *buf;
 	size_t bufsize;
@@ -87,10 +87,10 @@ struct parser {
 	const struct key_def *keys;
 	size_t nr_keys;
 	int *key_lines; /* line each key was set on, 0 = not yet */
-	int prev_key;	/* index of the last key set */
+	int prev_key; /* index of the last key set */
 	struct rt_event_opts *event;
 	struct rt_output *output;
-	char label[256];  /* "trace", "output \"local\"" */
+	char label[256]; /* "trace", "output \"local\"" */
 	char prefix[256]; /* "", "output 'local': " */
 
 	int trace_lines[MAX_KEYS];
@@ -161,7 +161,7 @@ int rt_parse_size(const char *s, uint64_t *ret)
 		const char *suffix;
 		unsigned int shift;
 	} units[] = {
-		{ "", 0 },   { "k", 10 },   { "kib", 10 }, { "m", 20 },
+		{ "", 0 },     { "k", 10 }, { "kib", 10 }, { "m", 20 },
 		{ "mib", 20 }, { "g", 30 }, { "gib", 30 },
 	};
 	unsigned long long v;
@@ -227,7 +227,8 @@ static char *find_chars_or_comment(const char *s, const char *chars)
 {
 	bool was_space = false;
 
-	while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
+	while (*s && !(chars && strchr(chars, *s)) &&
+	       !(was_space && *s == ';')) {
 		was_space = isspace((unsigned char)*s);
 		s++;
 	}
@@ -263,7 +264,8 @@ static int parse_uint(struct parser *p, const char *key, const char *value,
 			    p->prefix, key, value, (unsigned long long)min,
 			    (unsigned long long)max);
 	if (r < 0)
-		return fail(p, "%s%s: '%s' is not a number (decimal digits only)",
+		return fail(p,
+			    "%s%s: '%s' is not a number (decimal digits only)",
 			    p->prefix, key, value);
 	return 0;
 }
@@ -309,8 +311,10 @@ static int split_event(struct parser *p, const char *what, const char *s,
 
 	if (!colon ||
 	    !valid_event_name(s, colon - s, colon + 1, s + len - colon - 1))
-		return fail(p, "%s'%.*s' is not a valid event (expected system:event; names are letters, digits and '_', the event may be '*')",
-			    what, (int)len, s);
+		return fail(
+			p,
+			"%s'%.*s' is not a valid event (expected system:event; names are letters, digits and '_', the event may be '*')",
+			what, (int)len, s);
 	*system = strndup(s, colon - s);
 	*event = strndup(colon + 1, s + len - colon - 1);
 	if (!*system || !*event) {
@@ -353,10 +357,12 @@ static int add_event(struct parser *p, const char *item, size_t len)
 		if (!events_overlap(o, system, event))
 			continue;
 		if (!strcmp(o->event, event))
-			fail(p, "events: '%s:%s' is listed twice (first on line %d)",
+			fail(p,
+			     "events: '%s:%s' is listed twice (first on line %d)",
 			     system, event, o->line);
 		else
-			fail(p, "events: '%s:%s' overlaps '%s:%s' (line %d); list a whole system or single events of it",
+			fail(p,
+			     "events: '%s:%s' overlaps '%s:%s' (line %d); list a whole system or single events of it",
 			     system, event, o->system, o->event, o->line);
 		free(system);
 		free(event);
@@ -412,8 +418,10 @@ static int set_instance(struct parser *p, const char *value)
 
 	if (n > INSTANCE_MAX || !all_chars_in(value, n, "_.-") ||
 	    !strcmp(value, ".") || !strcmp(value, ".."))
-		return fail(p, "instance: '%s' is not a valid instance name (1-%d letters, digits, '_', '.', '-'; not '.' or '..')",
-			    value, INSTANCE_MAX);
+		return fail(
+			p,
+			"instance: '%s' is not a valid instance name (1-%d letters, digits, '_', '.', '-'; not '.' or '..')",
+			value, INSTANCE_MAX);
 	return set_string(p, &p->cfg->instance, value);
 }
 
@@ -431,8 +439,10 @@ static int set_subbuf_size(struct parser *p, const char *value)
 	if (r < 0)
 		return r;
 	if (v & (v - 1))
-		return fail(p, "subbuf_size_kb: '%s' is not a power of two (4, 8, 16, ... 1024)",
-			    value);
+		return fail(
+			p,
+			"subbuf_size_kb: '%s' is not a power of two (4, 8, 16, ... 1024)",
+			value);
 	p->cfg->subbuf_size_kb = v;
 	return 0;
 }
@@ -447,8 +457,10 @@ static int set_clock(struct parser *p, const char *value)
 		     isdigit((unsigned char)value[i]) || value[i] == '_' ||
 		     value[i] == '-';
 	if (!ok)
-		return fail(p, "clock: '%s' is not a valid clock name (lower-case letters, digits, '_', '-')",
-			    value);
+		return fail(
+			p,
+			"clock: '%s' is not a valid clock name (lower-case letters, digits, '_', '-')",
+			value);
 	return set_string(p, &p->cfg->clock, value);
 }
 
@@ -543,11 +555,15 @@ static int set_max_file_size(struct parser *p, const char *value)
 		return fail(p, "%smax_file_size: '%s' is too large", p->prefix,
 			    value);
 	if (r < 0)
-		return fail(p, "%smax_file_size: '%s' is not a size (a number with an optional K, M, G, KiB, MiB or GiB suffix)",
-			    p->prefix, value);
+		return fail(
+			p,
+			"%smax_file_size: '%s' is not a size (a number with an optional K, M, G, KiB, MiB or GiB suffix)",
+			p->prefix, value);
 	if (v && v < MIN_ROTATE_SIZE)
-		return fail(p, "%smax_file_size: '%s' is too small (0 for no rotation, or at least 64K)",
-			    p->prefix, value);
+		return fail(
+			p,
+			"%smax_file_size: '%s' is too small (0 for no rotation, or at least 64K)",
+			p->prefix, value);
 	p->output->max_file_size = v;
 	return 0;
 }
@@ -623,8 +639,10 @@ static int open_event(struct parser *p, const char *name)
 			continue;
 		free(system);
 		free(event);
-		return fail(p, "duplicate section [event \"%s\"] (first on line %d)",
-			    name, eo->line);
+		return fail(
+			p,
+			"duplicate section [event \"%s\"] (first on line %d)",
+			name, eo->line);
 	}
 	if (cfg->nr_event_opts == RT_CONFIG_MAX_EVENTS) {
 		free(system);
@@ -638,6 +656,7 @@ static int open_event(struct parser *p, const char *name)
 	eo->line = p->line;
 	p->event = eo;
 	snprintf(p->prefix, sizeof(p->prefix), "event '%s': ", name);
+	snprintf(p->label, sizeof(p->label), "event \"%s\"", name);
 	enter(p, SEC_EVENT, event_keys, ARRAY_SIZE(event_keys),
 	      p->event_lines[cfg->nr_event_opts++]);
 	return 0;
@@ -650,7 +669,8 @@ static int open_output(struct parser *p, const char *name)
 
 	for (size_t i = 0; i < cfg->nr_outputs; i++)
 		if (!strcmp(cfg->outputs[i].name, name))
-			return fail(p, "duplicate output '%s' (first on line %d)",
+			return fail(p,
+				    "duplicate output '%s' (first on line %d)",
 				    name, cfg->outputs[i].line);
 	if (cfg->nr_outputs == RT_CONFIG_MAX_OUTPUTS)
 		return fail(p, "too many outputs (at most %d)",
@@ -662,6 +682,7 @@ static int open_output(struct parser *p, const char *name)
 	o->line = p->line;
 	p->output = o;
 	snprintf(p->prefix, sizeof(p->prefix), "output '%s': ", name);
+	snprintf(p->label, sizeof(p->label), "output \"%s\"", name);
 	enter(p, SEC_OUTPUT, output_keys, ARRAY_SIZE(output_keys),
 	      p->output_lines[cfg->nr_outputs++]);
 	return 0;
@@ -683,8 +704,10 @@ static int open_section(struct parser *p, char *hdr)
 	p->prefix[0] = '\0';
 	snprintf(p->label, sizeof(p->label), "%s", hdr);
 	if (!named_kind && !plain_kind)
-		return fail(p, "unknown section [%s] (trace, event \"system:event\", output \"name\", daemon)",
-			    hdr);
+		return fail(
+			p,
+			"unknown section [%s] (trace, event \"system:event\", output \"name\", daemon)",
+			hdr);
 	if (plain_kind && *rest)
 		return fail(p, "section [%.*s] takes no name", (int)wlen, hdr);
 	if (plain_kind && hdr[0] == 't') {
@@ -698,8 +721,10 @@ static int open_section(struct parser *p, char *hdr)
 		return 0;
 	}
 	if (*rest != '"')
-		return fail(p, "section [%.*s] needs a quoted name: [%.*s \"NAME\"]",
-			    (int)wlen, hdr, (int)wlen, hdr);
+		return fail(
+			p,
+			"section [%.*s] needs a quoted name: [%.*s \"NAME\"]",
+			(int)wlen, hdr, (int)wlen, hdr);
 	name = rest + 1;
 	q = strchr(name, '"');
 	if (!q)
@@ -710,8 +735,10 @@ static int open_section(struct parser *p, char *hdr)
 	*q = '\0';
 	if (!all_chars_in(name, q - name, "_.:*-")) {
 		*q = '"';
-		return fail(p, "section [%s]: the name must be non-empty letters, digits, '_', '.', ':', '*', '-'",
-			    hdr);
+		return fail(
+			p,
+			"section [%s]: the name must be non-empty letters, digits, '_', '.', ':', '*', '-'",
+			hdr);
 	}
 	return hdr[0] == 'e' ? open_event(p, name) : open_output(p, name);
 }
@@ -756,7 +783,8 @@ static int classify(struct parser *p, char *line)
 	}
 	end = find_chars_or_comment(s, "=:");
 	if (*end != '=' && *end != ':')
-		return fail(p, "expected 'key = value', '[section]' or a comment");
+		return fail(p,
+			    "expected 'key = value', '[section]' or a comment");
 	p->kind = LINE_KEY;
 	p->have_prev_key = end > s;
 	return 0;
@@ -825,7 +853,8 @@ static char *reader(char *str, int num, void *stream)
 	}
 	/* Room for the newline and the terminator. */
 	if (num < 2 || len > (size_t)num - 2) {
-		fail(p, "line is too long (%zu characters, at most %d; long 'events' and 'filter' values may continue on indented lines)",
+		fail(p,
+		     "line is too long (%zu characters, at most %d; long 'events' and 'filter' values may continue on indented lines)",
 		     len, num - 2);
 		return NULL;
 	}
@@ -851,8 +880,10 @@ static int on_continuation(struct parser *p, const char *value)
 	*end = '\0';
 	rstrip(more);
 	if (!k->add)
-		r = fail(p, "indented line continues the value of '%s' (line %d); only 'events' and 'filter' may span lines (do not indent keys or sections)",
-			 k->name, p->key_lines[p->prev_key]);
+		r = fail(
+			p,
+			"indented line continues the value of '%s' (line %d); only 'events' and 'filter' may span lines (do not indent keys or sections)",
+			k->name, p->key_lines[p->prev_key]);
 	else
 		r = k->add(p, more);
 	free(more);
@@ -878,7 +909,8 @@ static int handler(void *user, const char *section, const char *name,
 		return fail(p, "unknown key '%s' in section [%s]", name,
 			    p->label) == 0;
 	if (p->key_lines[i])
-		return fail(p, "duplicate key '%s' in section [%s] (first on line %d)",
+		return fail(p,
+			    "duplicate key '%s' in section [%s] (first on line %d)",
 			    name, p->label, p->key_lines[i]) == 0;
 	p->key_lines[i] = p->line;
 	p->prev_key = i;
@@ -899,9 +931,10 @@ static int check_event_opts(struct parser *p)
 			selected = event_covers(&cfg->events[j], eo->system,
 						eo->event);
 		if (!selected)
-			return fail_at(p, -EINVAL, eo->line,
-				       "section [event \"%s:%s\"]: the event is not selected by 'events' in [trace]",
-				       eo->system, eo->event);
+			return fail_at(
+				p, -EINVAL, eo->line,
+				"section [event \"%s:%s\"]: the event is not selected by 'events' in [trace]",
+				eo->system, eo->event);
 	}
 	return 0;
 }
@@ -917,22 +950,25 @@ static int check_output(struct parser *p, size_t idx)
 			       "output '%s': missing 'type' (file, discard)",
 			       o->name);
 	if (o->type == RT_OUTPUT_FILE && !o->path)
-		return fail_at(p, -EINVAL, o->line,
-			       "output '%s': type 'file' needs 'path' (the capture directory)",
-			       o->name);
+		return fail_at(
+			p, -EINVAL, o->line,
+			"output '%s': type 'file' needs 'path' (the capture directory)",
+			o->name);
 	if (o->type == RT_OUTPUT_DISCARD) {
 		for (int k = OUT_PATH; k <= OUT_MAX_FILES; k++)
 			if (lines[k])
-				return fail_at(p, -EINVAL, lines[k],
-					       "output '%s': '%s' is not allowed for type 'discard'",
-					       o->name, output_keys[k].name);
+				return fail_at(
+					p, -EINVAL, lines[k],
+					"output '%s': '%s' is not allowed for type 'discard'",
+					o->name, output_keys[k].name);
 	}
 	/* Each file holds whole sub-buffers: a smaller limit would give a
 	 * file per sub-buffer. */
 	if (o->max_file_size && o->max_file_size < subbuf)
-		return fail_at(p, -EINVAL, lines[OUT_MAX_FILE_SIZE],
-			       "output '%s': max_file_size is smaller than one sub-buffer (subbuf_size_kb = %u)",
-			       o->name, p->cfg->subbuf_size_kb);
+		return fail_at(
+			p, -EINVAL, lines[OUT_MAX_FILE_SIZE],
+			"output '%s': max_file_size is smaller than one sub-buffer (subbuf_size_kb = %u)",
+			o->name, p->cfg->subbuf_size_kb);
 	return 0;
 }
 
@@ -1051,12 +1087,13 @@ void rt_config_free(struct rt_config *cfg)
 	free(cfg->instance);
 	free(cfg->clock);
 	free(cfg->run_dir);
-	for (size_t i = 0; i < cfg->nr_events && i < RT_CONFIG_MAX_EVENTS; i++) {
+	for (size_t i = 0; i < cfg->nr_events && i < RT_CONFIG_MAX_EVENTS;
+	     i++) {
 		free(cfg->events[i].system);
 		free(cfg->events[i].event);
 	}
-	for (size_t i = 0;
-	     i < cfg->nr_event_opts && i < RT_CONFIG_MAX_EVENTS; i++) {
+	for (size_t i = 0; i < cfg->nr_event_opts && i < RT_CONFIG_MAX_EVENTS;
+	     i++) {
 		free(cfg->event_opts[i].system);
 		free(cfg->event_opts[i].event);
 		free(cfg->event_opts[i].filter);

@@ -100,35 +100,35 @@ static void check_error(const char *text, int line, const char *part,
 /* ---- good configs ---- */
 
 static const char good_text[] =
-	"; ringtap test config\n"			      /* 1 */
-	"[trace]\n"					      /* 2 */
-	"instance = rt-test.1\n"			      /* 3 */
-	"buffer_size_kb = 8192   ; per CPU\n"		      /* 4 */
-	"subbuf_size_kb = 128\r\n"			      /* 5 */
-	"clock = mono_raw\n"				      /* 6 */
-	"buffer_percent = 0\n"				      /* 7 */
+	"; ringtap test config\n" /* 1 */
+	"[trace]\n" /* 2 */
+	"instance = rt-test.1\n" /* 3 */
+	"buffer_size_kb = 8192   ; per CPU\n" /* 4 */
+	"subbuf_size_kb = 128\r\n" /* 5 */
+	"clock = mono_raw\n" /* 6 */
+	"buffer_percent = 0\n" /* 7 */
 	"events = sched:sched_switch , sched:sched_wakeup,\n" /* 8 */
-	"\tftrace:print, irq:*   ; continued\n"		      /* 9 */
-	"flush_interval_ms = 60000\n"			      /* 10 */
-	"\n"						      /* 11 */
-	"[event \"sched:sched_switch\"]\n"		      /* 12 */
-	"filter = prev_pid != 0 &&\n"			      /* 13 */
-	"    next_pid != 0\n"				      /* 14 */
-	"[ event  \"irq:irq_handler_entry\" ]  ; comment\n"   /* 15 */
-	"# a comment\n"					      /* 16 */
-	"filter = irq == 1\n"				      /* 17 */
-	"\n"						      /* 18 */
-	"[output \"local\"]\n"				      /* 19 */
-	"type = file\n"					      /* 20 */
-	"path = /var/lib/ringtap/capture\n"		      /* 21 */
-	"max_file_size = 64MiB\n"			      /* 22 */
-	"max_files = 8\n"				      /* 23 */
-	"[output \"null\"]\n"				      /* 24 */
-	"type = discard\n"				      /* 25 */
-	"[daemon]\n"					      /* 26 */
-	"run_dir = /run/rt-test\n"			      /* 27 */
-	"[trace]\n"					      /* 28 */
-	"reader = read";				      /* 29 */
+	"\tftrace:print, irq:*   ; continued\n" /* 9 */
+	"flush_interval_ms = 60000\n" /* 10 */
+	"\n" /* 11 */
+	"[event \"sched:sched_switch\"]\n" /* 12 */
+	"filter = prev_pid != 0 &&\n" /* 13 */
+	"    next_pid != 0\n" /* 14 */
+	"[ event  \"irq:irq_handler_entry\" ]  ; comment\n" /* 15 */
+	"# a comment\n" /* 16 */
+	"filter = irq == 1\n" /* 17 */
+	"\n" /* 18 */
+	"[output \"local\"]\n" /* 19 */
+	"type = file\n" /* 20 */
+	"path = /var/lib/ringtap/capture\n" /* 21 */
+	"max_file_size = 64MiB\n" /* 22 */
+	"max_files = 8\n" /* 23 */
+	"[output \"null\"]\n" /* 24 */
+	"type = discard\n" /* 25 */
+	"[daemon]\n" /* 26 */
+	"run_dir = /run/rt-test\n" /* 27 */
+	"[trace]\n" /* 28 */
+	"reader = read"; /* 29 */
 
 static void check_good(const struct rt_config *cfg)
 {
@@ -331,8 +331,8 @@ static void test_missing_file(void **state)
 	assert_int_equal(rt_config_load(&cfg, "/nonexistent/ringtap.conf", err,
 					sizeof(err)),
 			 -ENOENT);
-	assert_string_equal(err,
-			    "/nonexistent/ringtap.conf: No such file or directory");
+	assert_string_equal(
+		err, "/nonexistent/ringtap.conf: No such file or directory");
 	assert_true(config_is_empty(&cfg));
 
 	/* fopen() takes a directory; reading it fails. */
@@ -399,7 +399,9 @@ static void test_err_sections(void **state)
 	struct rt_config cfg;
 
 	assert_int_equal(load(&cfg, "[tracer]\n"), -EINVAL);
-	assert_string_equal(err, "t.conf:1: unknown section [tracer] (trace, event \"system:event\", output \"name\", daemon)");
+	assert_string_equal(
+		err,
+		"t.conf:1: unknown section [tracer] (trace, event \"system:event\", output \"name\", daemon)");
 	want_error(conf("ftrace:print", "", "\n[Trace]\n"), 9,
 		   "unknown section [Trace]");
 	want_error(conf("ftrace:print", "", "[output]\n"), 8,
@@ -416,8 +418,7 @@ static void test_err_sections(void **state)
 		   "the name must be");
 	want_error(conf("ftrace:print", "", "[output \"\"]\n"), 8,
 		   "the name must be");
-	want_error(conf("ftrace:print", "", "[output \"x\n"), 8,
-		   "missing ']'");
+	want_error(conf("ftrace:print", "", "[output \"x\n"), 8, "missing ']'");
 	want_error(conf("ftrace:print", "", "[output \"x]\n"), 8,
 		   "missing closing '\"'");
 	want_error(conf("ftrace:print", "", "[output \"x\" y]\n"), 8,
@@ -434,17 +435,20 @@ static void test_err_keys(void **state)
 {
 	struct rt_config cfg;
 
-	assert_int_equal(load(&cfg, conf("ftrace:print", "bufer_size_kb = 10",
-					 "")),
-			 -EINVAL);
-	assert_string_equal(err,
-			    "t.conf:4: unknown key 'bufer_size_kb' in section [trace]");
+	assert_int_equal(
+		load(&cfg, conf("ftrace:print", "bufer_size_kb = 10", "")),
+		-EINVAL);
+	assert_string_equal(
+		err,
+		"t.conf:4: unknown key 'bufer_size_kb' in section [trace]");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\nsize = 1\n"), 9,
 		   "unknown key 'size' in section [output \"x\"]");
 	want_error(conf("ftrace:print", "", "[daemon]\nrundir = /x\n"), 9,
 		   "unknown key 'rundir' in section [daemon]");
-	want_error(conf("ftrace:print", "", "[event \"ftrace:print\"]\nfiltre = x\n"),
-		   9, "unknown key 'filtre' in section [event \"ftrace:print\"]");
+	want_error(conf("ftrace:print", "",
+			"[event \"ftrace:print\"]\nfiltre = x\n"),
+		   9,
+		   "unknown key 'filtre' in section [event \"ftrace:print\"]");
 	/* Keys are case-sensitive. */
 	want_error(conf("ftrace:print", "Clock = mono", ""), 4,
 		   "unknown key 'Clock'");
@@ -452,13 +456,17 @@ static void test_err_keys(void **state)
 	/* A key twice: both lines named, also across merged sections. */
 	assert_int_equal(load(&cfg, conf("ftrace:print", "instance = u", "")),
 			 -EINVAL);
-	assert_string_equal(err,
-			    "t.conf:4: duplicate key 'instance' in section [trace] (first on line 2)");
-	want_error(conf("ftrace:print", "",
-			"[trace]\nclock = mono\n[daemon]\n[trace]\nclock = boot\n"),
-		   12, "duplicate key 'clock' in section [trace] (first on line 9)");
-	want_error(conf("ftrace:print", "", "path = /y\n"), 8,
-		   "duplicate key 'path' in section [output \"o\"] (first on line 7)");
+	assert_string_equal(
+		err,
+		"t.conf:4: duplicate key 'instance' in section [trace] (first on line 2)");
+	want_error(
+		conf("ftrace:print", "",
+		     "[trace]\nclock = mono\n[daemon]\n[trace]\nclock = boot\n"),
+		12,
+		"duplicate key 'clock' in section [trace] (first on line 9)");
+	want_error(
+		conf("ftrace:print", "", "path = /y\n"), 8,
+		"duplicate key 'path' in section [output \"o\"] (first on line 7)");
 	want_error(conf("ftrace:print", "",
 			"[event \"ftrace:print\"]\nfilter = a\nfilter = b\n"),
 		   10, "duplicate key 'filter'");
@@ -466,8 +474,9 @@ static void test_err_keys(void **state)
 	/* Only 'events' and 'filter' continue on indented lines. */
 	want_error(conf("ftrace:print", "", "  max_files = 3\n"), 8,
 		   "indented line continues the value of 'path' (line 7)");
-	want_error(conf("ftrace:print", "", "[daemon]\nrun_dir = /x\n"
-					    "  [output \"y\"]\n"),
+	want_error(conf("ftrace:print", "",
+			"[daemon]\nrun_dir = /x\n"
+			"  [output \"y\"]\n"),
 		   10, "continues the value of 'run_dir'");
 
 	/* Syntax: no '=' or ':'; a first error stops the parse. */
@@ -481,11 +490,11 @@ static void test_err_numbers(void **state)
 {
 	struct rt_config cfg;
 
-	assert_int_equal(load(&cfg, conf("ftrace:print", "buffer_percent = 120",
-					 "")),
-			 -EINVAL);
-	assert_string_equal(err,
-			    "t.conf:4: buffer_percent: '120' is out of range 0..100");
+	assert_int_equal(
+		load(&cfg, conf("ftrace:print", "buffer_percent = 120", "")),
+		-EINVAL);
+	assert_string_equal(
+		err, "t.conf:4: buffer_percent: '120' is out of range 0..100");
 	want_error(conf("ftrace:print", "buffer_size_kb = abc", ""), 4,
 		   "buffer_size_kb: 'abc' is not a number");
 	want_error(conf("ftrace:print", "buffer_size_kb = -5", ""), 4,
@@ -511,8 +520,9 @@ static void test_err_numbers(void **state)
 		   "subbuf_size_kb: '2' is out of range 4..1024");
 	want_error(conf("ftrace:print", "subbuf_size_kb = 2048", ""), 4,
 		   "subbuf_size_kb: '2048' is out of range 4..1024");
-	want_error(conf("ftrace:print", "", "max_files = 1000001\n"), 8,
-		   "output 'o': max_files: '1000001' is out of range 0..1000000");
+	want_error(
+		conf("ftrace:print", "", "max_files = 1000001\n"), 8,
+		"output 'o': max_files: '1000001' is out of range 0..1000000");
 }
 
 static void test_err_subbuf_power_of_two(void **state)
@@ -557,19 +567,22 @@ static void test_err_events(void **state)
 	struct rt_config cfg;
 	char *big, *p;
 
-	want_error(conf("sched", "", ""), 3,
-		   "events: 'sched' is not a valid event (expected system:event");
+	want_error(
+		conf("sched", "", ""), 3,
+		"events: 'sched' is not a valid event (expected system:event");
 	want_error(conf("ftrace:print, sched:", "", ""), 3,
 		   "events: 'sched:' is not a valid event");
 	want_error(conf(":sched_switch", "", ""), 3,
 		   "events: ':sched_switch' is not a valid event");
-	want_error(conf("*:*", "", ""), 3, "events: '*:*' is not a valid event");
+	want_error(conf("*:*", "", ""), 3,
+		   "events: '*:*' is not a valid event");
 	want_error(conf("sched:sched-switch", "", ""), 3,
 		   "events: 'sched:sched-switch' is not a valid event");
 	want_error(conf("sched:a:b", "", ""), 3,
 		   "events: 'sched:a:b' is not a valid event");
-	want_error(conf("sched:sched_switch sched:sched_wakeup", "", ""), 3,
-		   "events: 'sched:sched_switch sched:sched_wakeup' is not a valid event");
+	want_error(
+		conf("sched:sched_switch sched:sched_wakeup", "", ""), 3,
+		"events: 'sched:sched_switch sched:sched_wakeup' is not a valid event");
 	want_error(conf("ftrace:print", "\tsched:x y", ""), 4,
 		   "events: 'sched:x y' is not a valid event");
 	want_error(conf("ftrace:print,,sched:sched_switch", "", ""), 3,
@@ -580,14 +593,18 @@ static void test_err_events(void **state)
 		   "no events selected: set 'events' in [trace]");
 
 	/* Duplicates, also across lines, and overlaps with "system:*". */
-	assert_int_equal(load(&cfg, conf("sched:sched_switch, sched:sched_switch",
-					 "", "")),
-			 -EINVAL);
-	assert_string_equal(err,
-			    "t.conf:3: events: 'sched:sched_switch' is listed twice (first on line 3)");
-	want_error(conf("sched:sched_switch,", " ftrace:print, sched:sched_switch",
-			""),
-		   4, "events: 'sched:sched_switch' is listed twice (first on line 3)");
+	assert_int_equal(
+		load(&cfg,
+		     conf("sched:sched_switch, sched:sched_switch", "", "")),
+		-EINVAL);
+	assert_string_equal(
+		err,
+		"t.conf:3: events: 'sched:sched_switch' is listed twice (first on line 3)");
+	want_error(
+		conf("sched:sched_switch,", " ftrace:print, sched:sched_switch",
+		     ""),
+		4,
+		"events: 'sched:sched_switch' is listed twice (first on line 3)");
 	want_error(conf("sched:*, sched:sched_switch", "", ""), 3,
 		   "events: 'sched:sched_switch' overlaps 'sched:*'");
 	want_error(conf("sched:sched_switch, sched:*", "", ""), 3,
@@ -615,21 +632,26 @@ static void test_err_event_sections(void **state)
 					 "[event \"sched:sched_wakeup\"]\n"
 					 "filter = pid == 1\n")),
 			 -EINVAL);
-	assert_string_equal(err,
-			    "t.conf:10: section [event \"sched:sched_wakeup\"]: the event is not selected by 'events' in [trace]");
+	assert_string_equal(
+		err,
+		"t.conf:10: section [event \"sched:sched_wakeup\"]: the event is not selected by 'events' in [trace]");
 	/* "sched:*" is covered by nothing narrower. */
 	want_error(conf("sched:sched_switch", "", "[event \"sched:*\"]\n"), 8,
 		   "section [event \"sched:*\"]: the event is not selected");
-	want_error(conf("sched:*", "", "[event \"irq:*\"]\nfilter = irq == 1\n"),
-		   8, "section [event \"irq:*\"]: the event is not selected");
+	want_error(
+		conf("sched:*", "", "[event \"irq:*\"]\nfilter = irq == 1\n"),
+		8, "section [event \"irq:*\"]: the event is not selected");
 	want_error(conf("ftrace:print", "", "[event \"sched\"]\n"), 8,
 		   "event section: 'sched' is not a valid event");
 	want_error(conf("ftrace:print", "", "[event \"sched.x:y\"]\n"), 8,
 		   "event section: 'sched.x:y' is not a valid event");
+	want_error(
+		conf("ftrace:print", "",
+		     "[event \"ftrace:print\"]\n[event \"ftrace:print\"]\n"),
+		9,
+		"duplicate section [event \"ftrace:print\"] (first on line 8)");
 	want_error(conf("ftrace:print", "",
-			"[event \"ftrace:print\"]\n[event \"ftrace:print\"]\n"),
-		   9, "duplicate section [event \"ftrace:print\"] (first on line 8)");
-	want_error(conf("ftrace:print", "", "[event \"ftrace:print\"]\nfilter =\n"),
+			"[event \"ftrace:print\"]\nfilter =\n"),
 		   9, "event 'ftrace:print': filter: empty");
 }
 
@@ -643,28 +665,35 @@ static void test_err_outputs(void **state)
 	assert_int_equal(load(&cfg, conf("ftrace:print", "",
 					 "[output \"x\"]\ntype = tcp\n")),
 			 -EINVAL);
-	assert_string_equal(err,
-			    "t.conf:9: output 'x': type 'tcp' is not supported (file, discard)");
+	assert_string_equal(
+		err,
+		"t.conf:9: output 'x': type 'tcp' is not supported (file, discard)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\ntype = File\n"), 9,
 		   "output 'x': type 'File' is not supported");
-	want_error(conf("ftrace:print", "", "\n[output \"x\"]\ntype = file\n"
-					    "max_files = 2\n"),
+	want_error(conf("ftrace:print", "",
+			"\n[output \"x\"]\ntype = file\n"
+			"max_files = 2\n"),
 		   9, "output 'x': type 'file' needs 'path'");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\npath = /x\n"), 8,
 		   "output 'x': missing 'type' (file, discard)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\n"), 8,
 		   "output 'x': missing 'type'");
-	want_error(conf("ftrace:print", "", "[output \"x\"]\npath = /x\n"
-					    "type = discard\n"),
+	want_error(conf("ftrace:print", "",
+			"[output \"x\"]\npath = /x\n"
+			"type = discard\n"),
 		   9, "output 'x': 'path' is not allowed for type 'discard'");
-	want_error(conf("ftrace:print", "", "[output \"x\"]\ntype = discard\n"
-					    "max_files = 3\n"),
-		   10, "output 'x': 'max_files' is not allowed for type 'discard'");
-	want_error(conf("ftrace:print", "", "[output \"x\"]\ntype = discard\n"
-					    "max_file_size = 1M\n"),
+	want_error(conf("ftrace:print", "",
+			"[output \"x\"]\ntype = discard\n"
+			"max_files = 3\n"),
+		   10,
+		   "output 'x': 'max_files' is not allowed for type 'discard'");
+	want_error(conf("ftrace:print", "",
+			"[output \"x\"]\ntype = discard\n"
+			"max_file_size = 1M\n"),
 		   10, "output 'x': 'max_file_size' is not allowed");
-	want_error(conf("ftrace:print", "", "[output \"x\"]\ntype = file\n"
-					    "path = capture\n"),
+	want_error(conf("ftrace:print", "",
+			"[output \"x\"]\ntype = file\n"
+			"path = capture\n"),
 		   10, "output 'x': path: 'capture' is not an absolute path");
 
 	/* At most RT_CONFIG_MAX_OUTPUTS. */
@@ -692,11 +721,14 @@ static void test_err_sizes(void **state)
 		   "max_file_size: 'M' is not a size");
 	want_error(conf("ftrace:print", "", "max_file_size = 17179869184G\n"),
 		   8, "max_file_size: '17179869184G' is too large");
-	want_error(conf("ftrace:print", "", "max_file_size = 63K\n"), 8,
-		   "max_file_size: '63K' is too small (0 for no rotation, or at least 64K)");
-	want_error(conf("ftrace:print", "subbuf_size_kb = 256",
-			"max_file_size = 128K\n"),
-		   8, "max_file_size is smaller than one sub-buffer (subbuf_size_kb = 256)");
+	want_error(
+		conf("ftrace:print", "", "max_file_size = 63K\n"), 8,
+		"max_file_size: '63K' is too small (0 for no rotation, or at least 64K)");
+	want_error(
+		conf("ftrace:print", "subbuf_size_kb = 256",
+		     "max_file_size = 128K\n"),
+		8,
+		"max_file_size is smaller than one sub-buffer (subbuf_size_kb = 256)");
 }
 
 static void test_err_lines(void **state)
@@ -705,12 +737,12 @@ static void test_err_lines(void **state)
 	char text[300];
 
 	/* inih's line buffer holds 198 characters (and newline, NUL). */
-	snprintf(text, sizeof(text), "[output \"x\"]\ntype = file\npath = /%0191d\n",
-		 0);
+	snprintf(text, sizeof(text),
+		 "[output \"x\"]\ntype = file\npath = /%0191d\n", 0);
 	want_error(conf("ftrace:print", "", text), 10,
 		   "line is too long (199 characters, at most 198;");
-	snprintf(text, sizeof(text), "[output \"x\"]\ntype = file\npath = /%0190d\n",
-		 0);
+	snprintf(text, sizeof(text),
+		 "[output \"x\"]\ntype = file\npath = /%0190d\n", 0);
 	assert_int_equal(load(&cfg, conf("ftrace:print", "", text)), 0);
 	assert_int_equal(strlen(cfg.outputs[1].path), 191);
 	rt_config_free(&cfg);
@@ -726,18 +758,19 @@ static void test_parse_u64(void **state)
 	assert_int_equal(v, 0);
 	assert_int_equal(rt_parse_u64("007", 0, 10, &v), 0);
 	assert_int_equal(v, 7);
-	assert_int_equal(rt_parse_u64("18446744073709551615", 0, UINT64_MAX, &v),
-			 0);
+	assert_int_equal(
+		rt_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
 	assert_true(v == UINT64_MAX);
 	assert_int_equal(rt_parse_u64("10", 10, 10, &v), 0);
 	assert_int_equal(v, 10);
 
 	v = 42;
-	assert_int_equal(rt_parse_u64("18446744073709551616", 0, UINT64_MAX, &v),
-			 -ERANGE);
-	assert_int_equal(rt_parse_u64("99999999999999999999999", 0, UINT64_MAX,
-				      &v),
-			 -ERANGE);
+	assert_int_equal(
+		rt_parse_u64("18446744073709551616", 0, UINT64_MAX, &v),
+		-ERANGE);
+	assert_int_equal(
+		rt_parse_u64("99999999999999999999999", 0, UINT64_MAX, &v),
+		-ERANGE);
 	assert_int_equal(rt_parse_u64("11", 0, 10, &v), -ERANGE);
 	assert_int_equal(rt_parse_u64("9", 10, 20, &v), -ERANGE);
 	assert_int_equal(rt_parse_u64("", 0, 10, &v), -EINVAL);
@@ -775,12 +808,15 @@ static void test_parse_size(void **state)
 		{ "18446744073709551615", UINT64_MAX },
 	};
 	static const char *const bad[] = {
-		"", "K", "-1K", "+1K", " 1K", "1K ", "1 K", "1KB", "1kb",
-		"1T", "1Ki", "1.5M", "0x10", "1KK", "1GiBs",
+		"",    "K",  "-1K", "+1K",  " 1K",  "1K ", "1 K",   "1KB",
+		"1kb", "1T", "1Ki", "1.5M", "0x10", "1KK", "1GiBs",
 	};
 	static const char *const too_big[] = {
-		"17179869184G", "17592186044416M", "18014398509481984K",
-		"18446744073709551616", "99999999999999999999999K",
+		"17179869184G",
+		"17592186044416M",
+		"18014398509481984K",
+		"18446744073709551616",
+		"99999999999999999999999K",
 	};
 	uint64_t v;
 
@@ -809,10 +845,12 @@ static void test_parse_size(void **state)
 
 static void test_parse_bool(void **state)
 {
-	static const char *const yes[] = { "yes", "true", "1", "on", "YES", "On" };
-	static const char *const no[] = { "no", "false", "0", "off", "NO", "Off" };
-	static const char *const bad[] = { "", "2", "y", "n", "yess", " yes",
-					   "yes ", "enable" };
+	static const char *const yes[] = {"yes", "true", "1",
+					  "on",	 "YES",	 "On"};
+	static const char *const no[] = {"no",	"false", "0",
+					 "off", "NO",	 "Off"};
+	static const char *const bad[] = {"",	  "2",	  "y",	  "n",
+					  "yess", " yes", "yes ", "enable"};
 	bool b;
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
