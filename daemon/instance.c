@@ -123,26 +123,28 @@ static int set_clock(const struct rt_config *cfg, struct rt_instance *inst)
 {
 	char *clocks = tracefs_instance_file_read(inst->tfs, "trace_clock",
 						  NULL);
+	char offered[512] = "";
 	bool known = false;
 	int r;
 
-	if (clocks) {
-		for (char *tok = strtok(clocks, " []\n"); tok;
-		     tok = strtok(NULL, " []\n"))
-			if (!strcmp(tok, cfg->clock))
-				known = true;
-	}
-	if (!known) {
-		log_err("%s: clock '%s' is not offered by this kernel (trace_clock: %s)",
-			cfg->path, cfg->clock, clocks ? "see trace_clock" : "unreadable");
-		free(clocks);
-		return -EINVAL;
+	for (char *tok = clocks ? strtok(clocks, " []\n") : NULL; tok;
+	     tok = strtok(NULL, " []\n")) {
+		size_t n = strlen(offered);
+
+		known |= !strcmp(tok, cfg->clock);
+		snprintf(offered + n, sizeof(offered) - n, "%s%s", n ? ", " : "",
+			 tok);
 	}
 	free(clocks);
+	if (!known) {
+		log_err("%s:%d: clock '%s' is not offered by this kernel (%s)",
+			cfg->path, cfg->clock_line, cfg->clock, offered);
+		return -EINVAL;
+	}
 	r = inst_write(inst, "trace_clock", cfg->clock);
 	if (r < 0)
-		log_err("instance '%s': cannot set clock '%s': %s", inst->name,
-			cfg->clock, strerror(-r));
+		log_err("%s:%d: cannot set clock '%s': %s", cfg->path,
+			cfg->clock_line, cfg->clock, strerror(-r));
 	return r;
 }
 
@@ -244,20 +246,23 @@ static int configure(const struct rt_config *cfg, struct rt_instance *inst)
 	/* Sub-buffer size first: changing it reallocates the buffers. */
 	r = inst_write_uint(inst, "buffer_subbuf_size_kb", cfg->subbuf_size_kb);
 	if (r < 0) {
-		log_err("%s: subbuf_size_kb = %u refused by the kernel: %s",
-			cfg->path, cfg->subbuf_size_kb, strerror(-r));
+		log_err("%s:%d: subbuf_size_kb = %u refused by the kernel: %s",
+			cfg->path, cfg->subbuf_size_line, cfg->subbuf_size_kb,
+			strerror(-r));
 		return r;
 	}
 	r = inst_write_uint(inst, "buffer_size_kb", cfg->buffer_size_kb);
 	if (r < 0) {
-		log_err("%s: buffer_size_kb = %u refused by the kernel: %s",
-			cfg->path, cfg->buffer_size_kb, strerror(-r));
+		log_err("%s:%d: buffer_size_kb = %u refused by the kernel: %s",
+			cfg->path, cfg->buffer_size_line, cfg->buffer_size_kb,
+			strerror(-r));
 		return r;
 	}
 	r = inst_write_uint(inst, "buffer_percent", cfg->buffer_percent);
 	if (r < 0) {
-		log_err("%s: buffer_percent = %u refused by the kernel: %s",
-			cfg->path, cfg->buffer_percent, strerror(-r));
+		log_err("%s:%d: buffer_percent = %u refused by the kernel: %s",
+			cfg->path, cfg->buffer_percent_line, cfg->buffer_percent,
+			strerror(-r));
 		return r;
 	}
 	r = set_clock(cfg, inst);

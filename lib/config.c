@@ -427,6 +427,7 @@ static int set_instance(struct parser *p, const char *value)
 
 static int set_buffer_size(struct parser *p, const char *value)
 {
+	p->cfg->buffer_size_line = p->line;
 	return set_uint(p, "buffer_size_kb", value, 4, 4194304,
 			&p->cfg->buffer_size_kb);
 }
@@ -444,6 +445,7 @@ static int set_subbuf_size(struct parser *p, const char *value)
 			"subbuf_size_kb: '%s' is not a power of two (4, 8, 16, ... 1024)",
 			value);
 	p->cfg->subbuf_size_kb = v;
+	p->cfg->subbuf_size_line = p->line;
 	return 0;
 }
 
@@ -461,11 +463,13 @@ static int set_clock(struct parser *p, const char *value)
 			p,
 			"clock: '%s' is not a valid clock name (lower-case letters, digits, '_', '-')",
 			value);
+	p->cfg->clock_line = p->line;
 	return set_string(p, &p->cfg->clock, value);
 }
 
 static int set_buffer_percent(struct parser *p, const char *value)
 {
+	p->cfg->buffer_percent_line = p->line;
 	return set_uint(p, "buffer_percent", value, 0, 100,
 			&p->cfg->buffer_percent);
 }

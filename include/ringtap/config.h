@@ -61,6 +61,8 @@ struct rt_config {
 	unsigned int buffer_percent;
 	unsigned int flush_interval_ms;
 	enum rt_reader_mode reader;
+	/* lines of the keys the kernel may still refuse (0: default) */
+	int buffer_size_line, subbuf_size_line, clock_line, buffer_percent_line;
 	struct rt_event_sel events[RT_CONFIG_MAX_EVENTS];
 	size_t nr_events;
 	int events_line;
