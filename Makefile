@@ -45,9 +45,40 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all check unit integration bench install clean
+.SECONDARY:
+.PHONY: all check unit integration bench install clean asan
 
 all: $(B)/ringtapd $(B)/ringtap $(TOOL_BINS)
+
+# The sanitizer build: the same sources with ASan+UBSan under build/asan/.
+# make check runs the unit tests and the integration tests with these.
+A := $(B)/asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(A)/tests/%)
+
+$(A)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN_FLAGS) -c $< -o $@
+
+$(A)/libringtap.a: $(LIB_SRCS:%.c=$(A)/%.o)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(A)/ringtapd: $(DAEMON_SRCS:%.c=$(A)/%.o) $(A)/libringtap.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(A)/ringtap: $(CLI_SRCS:%.c=$(A)/%.o) $(A)/libringtap.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(A)/tests/%: $(A)/tests/unit/%.o $(A)/libringtap.a
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+asan: $(A)/ringtapd $(A)/ringtap $(ASAN_UNIT_BINS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -78,7 +109,7 @@ $(B)/tools/%: $(B)/tests/tools/%.o $(LIBRT)
 
 # Unit tests and integration tests share one runner so that the last line
 # is a single "N passed, N failed" summary.
-check: all $(UNIT_BINS)
+check: all $(UNIT_BINS) asan
 	$(Q)tests/run-tests.sh $(B) $(TESTS)
 
 unit: $(UNIT_BINS)

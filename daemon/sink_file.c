@@ -23,6 +23,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <tracefs.h>
+
 #include "ringtap/log.h"
 #include "ringtapd.h"
 
@@ -45,7 +47,15 @@ struct file_cpu {
 struct file_sink {
 	char *dir;
 	struct file_cpu *cpus;
+	/* Room kept at the end of a file for cmdlines METADATA and END, so
+	 * that a finished file stays within max_file_size. */
+	uint64_t tail_reserve;
 };
+
+#define END_FRAME_SIZE \
+	(RT_FRAME_HDR_SIZE + sizeof(struct rt_end) + sizeof(struct rt_cpu_stats))
+/* saved_cmdlines lines are "pid comm\n": at most 7 + 1 + 15 + 1 bytes */
+#define CMDLINE_MAX 26
 
 static const uint8_t zeros[8];
 
@@ -240,15 +250,26 @@ static int open_file(struct rt_sink *s, int cpu)
 	return 0;
 }
 
-static int write_cmdlines(struct rt_sink *s, struct file_cpu *fc, int cpu)
+/* The kernel's pid -> comm table, if it fits in @room bytes of frame. */
+static int write_cmdlines(struct rt_sink *s, struct file_cpu *fc, int cpu,
+			  uint64_t room)
 {
 	struct rt_buf b = { 0 };
 	int r = rt_metadata_cmdlines(s->inst, &b);
 
-	if (!r)
+	if (!r && RT_FRAME_HDR_SIZE + rt_pad8(b.len) <= room)
 		r = write_metadata(s, fc, cpu, RT_FRAME_METADATA, &b);
 	rt_buf_free(&b);
 	return r;
+}
+
+static uint64_t room_left(const struct rt_sink *s, const struct file_cpu *fc)
+{
+	if (!s->out->max_file_size)
+		return UINT64_MAX;
+	if (fc->size + END_FRAME_SIZE >= s->out->max_file_size)
+		return 0;
+	return s->out->max_file_size - fc->size - END_FRAME_SIZE;
 }
 
 static int rotate(struct rt_sink *s, int cpu)
@@ -258,7 +279,7 @@ static int rotate(struct rt_sink *s, int cpu)
 
 	/* Failures here only cost the END frame: the reader then reports
 	 * the file as cut short, and the next file carries on. */
-	write_cmdlines(s, fc, cpu);
+	write_cmdlines(s, fc, cpu, room_left(s, fc));
 	write_end(fc, cpu, RT_END_ROTATE, NULL);
 	close(fc->fd);
 	fc->fd = -1;
@@ -280,6 +301,15 @@ static int file_open(struct rt_sink *s)
 		return -ENOMEM;
 	for (int c = 0; c < s->nr_cpus; c++)
 		fs->cpus[c].fd = -1;
+	{
+		long long n = 0;
+
+		if (tracefs_instance_file_read_number(NULL, "saved_cmdlines_size",
+						      &n) < 0 || n <= 0)
+			n = 128;
+		fs->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(8 + n * CMDLINE_MAX) +
+				   END_FRAME_SIZE;
+	}
 	r = mkdir_p(fs->dir);
 	if (!r)
 		r = scan_dir(fs, s->nr_cpus);
@@ -416,7 +446,8 @@ static int file_write(struct rt_sink *s, int cpu,
 	}
 	frame_len = RT_FRAME_HDR_SIZE + sizeof(sb) + sb.data_len +
 		    ref->stored_lost_len + ref->pipe_len + 8;
-	if (s->out->max_file_size && fc->size + frame_len > s->out->max_file_size) {
+	if (s->out->max_file_size &&
+	    fc->size + frame_len + fs->tail_reserve > s->out->max_file_size) {
 		r = rotate(s, cpu);
 		if (r < 0) {
 			count_lost(s, fc, cpu, ref, r);
@@ -464,7 +495,7 @@ static int file_close_cpu(struct rt_sink *s, int cpu,
 	final.lost_sink = s->lost_events[cpu];
 	r = flush_pending_lost(s, fc, cpu);
 	if (!r)
-		r = write_cmdlines(s, fc, cpu);
+		r = write_cmdlines(s, fc, cpu, room_left(s, fc));
 	if (!r)
 		r = write_end(fc, cpu, RT_END_SHUTDOWN, &final);
 	if (!r && fsync(fc->fd) < 0)

@@ -22,9 +22,10 @@ selected() {
 }
 
 # cmocka: count its own PASSED/FAILED/SKIPPED lines.
-for t in "$build"/tests/test_*; do
+for t in "$build"/tests/test_* "$build"/asan/tests/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
+	[[ $t == */asan/* ]] && name=asan-$name
 	selected "$name" || continue
 	log=$logdir/$name.log
 	"$t" >"$log" 2>&1

@@ -3,8 +3,16 @@
 # created on any exit: instances, lock files, processes, temporary files.
 set -u
 RT_BUILD=${RT_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
-RINGTAPD=$RT_BUILD/ringtapd
-RINGTAP=$RT_BUILD/ringtap
+# The sanitizer build when there is one (make check builds it).
+if [ -x "$RT_BUILD/asan/ringtapd" ] && [ -x "$RT_BUILD/asan/ringtap" ] && [ -z "${RT_NO_ASAN:-}" ]; then
+	RINGTAPD=$RT_BUILD/asan/ringtapd
+	RINGTAP=$RT_BUILD/asan/ringtap
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+else
+	RINGTAPD=$RT_BUILD/ringtapd
+	RINGTAP=$RT_BUILD/ringtap
+fi
 MARKER_WRITER=$RT_BUILD/tools/marker_writer
 TRACEFS=/sys/kernel/tracing
 NCPUS=$(nproc)
