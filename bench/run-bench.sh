@@ -25,6 +25,17 @@ trap cleanup EXIT
 ncpu=$(nproc)
 cpus=$(seq -s, 0 $((ncpu - 1)))
 
+# This VM returns freed guest memory to the host (virtio-balloon free page
+# reporting), and the first touch of such memory costs far more than the
+# copy itself, so page-cache writes vary several-fold with the host's mood.
+# Writing and deleting a file just before each measured run puts recently
+# freed (still backed) pages at the front of the allocator for every path
+# alike, dd included.
+prefault() {
+	dd if=/dev/zero of="$work/prefault" bs=1M count=1536 status=none
+	rm -f "$work/prefault"
+}
+
 # run NAME READER OUTPUT-TYPE
 run() {
 	local name=$1 reader=$2 type=$3 out=$work/$1
@@ -32,12 +43,14 @@ run() {
 	sed -e "s|^instance = .*|instance = $inst|" \
 	    -e "s|^path = .*|path = $out|" \
 	    -e "s|^type = file|type = $type|" \
-	    -e "s|^reader = .*||" -e "s|^events = .*|events = ftrace:print|" \
-	    "${BENCH_CONFIG:-$root/config/ringtap.conf}" |
+	    -e "s|^reader = .*||" "${BENCH_CONFIG:-$root/config/ringtap.conf}" |
+		awk '/^events =/ { print "events = ftrace:print"; skip = 1; next }
+		     skip && /^[ \t]/ { next } { skip = 0; print }' |
 		awk -v r="$reader" '{print} /^\[trace\]/{print "reader = " r}' >"$conf"
 	[ "$type" = discard ] && sed -i '/^path = /d; /^max_file/d' "$conf"
 	sed -i "s|^run_dir = .*|run_dir = $work/run|" "$conf"
 	grep -q '^\[daemon\]' "$conf" || printf '\n[daemon]\nrun_dir = %s\n' "$work/run" >>"$conf"
+	prefault
 	"$RINGTAPD" -c "$conf" >"$work/$name.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 100); do grep -q "capturing on" "$work/$name.log" && break; sleep 0.05; done
@@ -64,8 +77,11 @@ run() {
 	printf '%-14s offered %9d captured %9d lost %7d (output %d)  %6.3f GB  %6.3f CPU-s  %6.3f CPU-s/GB  %8.0f reads/GB  RssAnon %d KiB\n' \
 		"$name" "$offered" "$captured" "$lost" "$lost_out" "$gb" "$cpu" "$(echo "$cpu / $gb" | bc -l)" \
 		"$(echo "$reads / $gb" | bc -l)" "$rss"
-	eval "cpu_gb_$name=$(echo "$cpu / $gb" | bc -l)"
-	eval "bytes_$name=$bytes"
+	# sums over the measured rounds
+	eval "cpu_sum_$name=\$(echo \"\${cpu_sum_$name:-0} + $cpu\" | bc -l)"
+	eval "gb_sum_$name=\$(echo \"\${gb_sum_$name:-0} + $gb\" | bc -l)"
+	eval "lost_sum_$name=\$(( \${lost_sum_$name:-0} + offered - captured ))"
+	last_bytes=$bytes
 	rm -rf "$out"
 }
 
@@ -73,23 +89,48 @@ echo "ringtap capture benchmark: $ncpu CPUs, ${secs}s flood of 200-byte markers 
 echo "default config sizes (buffer_size_kb, subbuf_size_kb, buffer_percent), events = ftrace:print"
 # This VM pays heavily the first time page-cache pages come from memory the
 # guest never touched (dd alone then costs several times more): a warm-up
-# round runs every path once unreported, then the measured round.
-for round in 1 2; do
-	run mmap mmap file
-	run splice read file
-	run copy copy file
-	run mmap_discard mmap discard
+# round runs every path once unreported; then two measured rounds, the
+# second in reverse order, and the ratios use the sums of both.
+# dd writes as many bytes as the mmap run captured, to the same filesystem,
+# paced over the same duration (in 20 appends), so that it meets the same
+# page-cache and memory conditions as the daemon did (only dd's own CPU
+# time is counted).
+dd_run() {
+	local bs=65536 total=$((last_bytes / 65536 + 1)) c=0 g i t n=20
+	local chunk=$((total / n + 1)) pause=$(echo "$secs / $n" | bc -l)
+	TIMEFORMAT='%U %S'
+	prefault
+	for ((i = 0; i < n; i++)); do
+		t=$( { time dd if=/dev/zero of="$work/dd.bin" bs=$bs count=$chunk seek=$((i * chunk)) conv=notrunc status=none; } 2>&1 | awk '{print $1 + $2}')
+		c=$(echo "$c + $t" | bc -l)
+		sleep "$pause"
+	done
+	rm -f "$work/dd.bin"
+	g=$(echo "$n * $chunk * $bs / 1000000000" | bc -l)
+	printf '%-14s %6.3f GB  %6.3f CPU-s  %6.3f CPU-s/GB  (in %d appends over %ss)\n' dd "$g" "$c" "$(echo "$c / $g" | bc -l)" $n "$secs"
+	cpu_sum_dd=$(echo "${cpu_sum_dd:-0} + $c" | bc -l)
+	gb_sum_dd=$(echo "${gb_sum_dd:-0} + $g" | bc -l)
+}
+paths=("mmap mmap file" "splice read file" "copy copy file" "mmap_discard mmap discard")
+for round in 1 2 3; do
+	[ $round -gt 1 ] && echo "-- round $((round - 1))"
+	if [ $round = 3 ]; then
+		for ((i = ${#paths[@]} - 1; i >= 0; i--)); do run ${paths[$i]}; done
+	else
+		for p in "${paths[@]}"; do run $p; done
+	fi
+	[ $round -gt 1 ] && dd_run
 done
-# dd: the page-cache cost of writing as many bytes to the same filesystem.
-bs=65536
-count=$((bytes_mmap / bs + 1))
-TIMEFORMAT='%U %S'
-ddcpu=$( { time dd if=/dev/zero of="$work/dd.bin" bs=$bs count=$count status=none; } 2>&1 | awk '{print $1 + $2}')
-ddgb=$(echo "$count * $bs / 1000000000" | bc -l)
-cpu_gb_dd=$(echo "$ddcpu / $ddgb" | bc -l)
-rm -f "$work/dd.bin"
-printf '%-14s %6.3f GB  %6.3f CPU-s  %6.3f CPU-s/GB\n' dd "$ddgb" "$ddcpu" "$cpu_gb_dd"
+per_gb() { echo "$(eval echo \$cpu_sum_$1) / $(eval echo \$gb_sum_$1)" | bc -l; }
 echo
-printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mmap/copy %.2f   discard %.3f CPU-s/GB (target <= 0.2)\n' \
-	"$(echo "$cpu_gb_mmap / $cpu_gb_dd" | bc -l)" "$(echo "$cpu_gb_mmap / $cpu_gb_splice" | bc -l)" \
-	"$(echo "$cpu_gb_mmap / $cpu_gb_copy" | bc -l)" "$cpu_gb_mmap_discard"
+echo "summary over both measured rounds (CPU-seconds per GB captured; lost = markers offered but not captured):"
+for n in mmap splice copy mmap_discard dd; do
+	if [ $n = dd ]; then
+		printf '  %-14s %6.3f CPU-s/GB\n' $n "$(per_gb $n)"
+	else
+		printf '  %-14s %6.3f CPU-s/GB  lost %d\n' $n "$(per_gb $n)" "$(eval echo \$lost_sum_$n)"
+	fi
+done
+printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mmap/copy %.2f (target < 1)   discard %.3f CPU-s/GB (target <= 0.2)\n' \
+	"$(echo "$(per_gb mmap) / $(per_gb dd)" | bc -l)" "$(echo "$(per_gb mmap) / $(per_gb splice)" | bc -l)" \
+	"$(echo "$(per_gb mmap) / $(per_gb copy)" | bc -l)" "$(per_gb mmap_discard)"

@@ -1,0 +1,769 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Reading captures (include/ringtap/capture.h): inputs are grouped into one
+ * chain per CPU, ordered by rotation index; each chain rebuilds the kernel
+ * sub-buffers from SUBBUF frames (docs/stream-format.md, "SUBBUF") and
+ * reports losses at the place they happened.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event-parse.h>
+#include <trace-seq.h>
+
+#include "ringtap/capture.h"
+#include "ringtap/log.h"
+#include "ringtap/trace_mmap.h"
+
+#define MAX_CPUS 4096
+
+struct input {
+	char *path;
+	uint32_t cpu; /* RT_CPU_NONE: several CPUs */
+	uint32_t index;
+};
+
+struct page {
+	uint8_t *buf;
+	size_t cap;
+	size_t len; /* header + data bytes present */
+	uint64_t ts;
+	uint32_t id;
+	uint64_t accounted; /* lost events reported so far on this CPU */
+	bool valid;	    /* may be continued by the next frame */
+};
+
+struct rt_chain {
+	struct rt_capture_reader *cr;
+	struct input **files;
+	size_t nr, cur;
+	struct rt_reader *r;
+	struct page *pages; /* per CPU */
+};
+
+struct rt_capture_reader {
+	struct rt_capture_meta meta;
+	bool meta_ready;
+	struct input *ins;
+	size_t nr_ins;
+	struct rt_chain *chains;
+	int nr_chains;
+	struct rt_cpu_summary *sum;
+	int incomplete;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+
+	if (!q) {
+		log_err("out of memory");
+		exit(1);
+	}
+	return q;
+}
+
+/* ---- metadata ---- */
+
+/* trace_marker text verbatim: the kernel's print format would show the
+ * caller's address, which needs kallsyms. */
+static int print_marker(struct trace_seq *s, struct tep_record *rec,
+			struct tep_event *ev, void *ctx)
+{
+	struct tep_format_field *f = tep_find_field(ev, "buf");
+	const char *p;
+	int len;
+
+	if (!f || f->offset < 0 || f->offset > rec->size)
+		return 0;
+	p = (const char *)rec->data + f->offset;
+	len = strnlen(p, rec->size - f->offset);
+	while (len && p[len - 1] == '\n')
+		len--;
+	trace_seq_printf(s, "%.*s", len, p);
+	return 0;
+}
+
+static int set_text(struct rt_buf *b, const uint8_t *val, uint32_t len)
+{
+	b->len = 0;
+	if (rt_buf_append(b, val, len) < 0 || rt_buf_append(b, "", 1) < 0)
+		return -ENOMEM;
+	b->len--; /* keep the NUL out of len */
+	return 0;
+}
+
+static void copy_str(char *dst, size_t size, const uint8_t *val, uint32_t len)
+{
+	size_t n = len < size - 1 ? len : size - 1;
+
+	memcpy(dst, val, n);
+	dst[n] = '\0';
+}
+
+static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
+		     size_t size, const char *name)
+{
+	struct rt_capture_meta *m = &cr->meta;
+	const uint8_t *val;
+	uint16_t tag;
+	uint32_t len;
+	size_t off = 0;
+	int r;
+
+	if (!m->tep) {
+		m->tep = tep_alloc();
+		if (!m->tep)
+			return -ENOMEM;
+		tep_set_file_bigendian(m->tep, TEP_LITTLE_ENDIAN);
+		tep_set_local_bigendian(m->tep, TEP_LITTLE_ENDIAN);
+	}
+	while ((r = rt_record_next(p, size, &off, &tag, &val, &len)) == 1) {
+		bool first = !cr->meta_ready;
+
+		switch (tag) {
+		case RT_TAG_SUBBUF_SIZE:
+			if (len == 4 && first)
+				memcpy(&m->subbuf_size, val, 4);
+			break;
+		case RT_TAG_LONG_SIZE:
+			if (len == 4 && first)
+				memcpy(&m->long_size, val, 4);
+			break;
+		case RT_TAG_PAGE_SIZE:
+			if (len == 4 && first)
+				memcpy(&m->page_size, val, 4);
+			break;
+		case RT_TAG_NR_CPUS:
+			if (len == 4 && first) {
+				uint32_t n;
+
+				memcpy(&n, val, 4);
+				if (n <= MAX_CPUS && n > m->nr_cpus)
+					m->nr_cpus = n;
+			}
+			break;
+		case RT_TAG_CLOCK:
+			if (first)
+				copy_str(m->clock, sizeof(m->clock), val, len);
+			break;
+		case RT_TAG_HOSTNAME:
+			if (first)
+				copy_str(m->hostname, sizeof(m->hostname), val, len);
+			break;
+		case RT_TAG_UNAME:
+			if (first)
+				copy_str(m->uname, sizeof(m->uname), val, len);
+			break;
+		case RT_TAG_START_REALTIME:
+			if (len == 8 && first)
+				memcpy(&m->start_realtime, val, 8);
+			break;
+		case RT_TAG_START_TRACE_TS:
+			if (len == 8 && first) {
+				memcpy(&m->start_trace_ts, val, 8);
+				m->have_start_trace_ts = true;
+			}
+			break;
+		case RT_TAG_HEADER_PAGE:
+			if (!first)
+				break;
+			if (set_text(&m->header_page, val, len) < 0)
+				return -ENOMEM;
+			tep_parse_header_page(m->tep, (char *)m->header_page.data,
+					      len, m->long_size ? m->long_size : 8);
+			break;
+		case RT_TAG_HEADER_EVENT:
+			if (first && set_text(&m->header_event, val, len) < 0)
+				return -ENOMEM;
+			break;
+		case RT_TAG_EVENT_FORMAT: {
+			const char *sys = (const char *)val;
+			size_t sl = strnlen(sys, len);
+
+			if (!first || sl + 1 >= len)
+				break;
+			if (rt_record_add(&m->formats, RT_TAG_EVENT_FORMAT, val,
+					  len) < 0)
+				return -ENOMEM;
+			tep_parse_event(m->tep, sys + sl + 1, len - sl - 1, sys);
+			break;
+		}
+		case RT_TAG_PRINTK_FORMATS:
+			if (!first)
+				break;
+			if (set_text(&m->printk_formats, val, len) < 0)
+				return -ENOMEM;
+			tep_parse_printk_formats(m->tep,
+						 (char *)m->printk_formats.data);
+			break;
+		case RT_TAG_CMDLINES: {
+			struct rt_buf t = { 0 };
+
+			if (set_text(&t, val, len) < 0)
+				return -ENOMEM;
+			tep_parse_saved_cmdlines(m->tep, (char *)t.data);
+			/* keep them all for writers of other formats */
+			r = rt_buf_append(&m->cmdlines, t.data, t.len);
+			rt_buf_free(&t);
+			if (r < 0)
+				return r;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (r < 0) {
+		log_err("%s: malformed metadata record at record offset %zu",
+			name, off);
+		return r;
+	}
+	return 0;
+}
+
+static int meta_finish(struct rt_capture_reader *cr)
+{
+	struct rt_capture_meta *m = &cr->meta;
+
+	if (cr->meta_ready)
+		return 0;
+	if (!m->subbuf_size || !m->long_size ||
+	    m->subbuf_size < RB_PAGE_HDR_SIZE ||
+	    m->subbuf_size > RT_FRAME_MAX_PAYLOAD) {
+		log_err("capture header lacks a valid sub-buffer or long size");
+		return -EBADMSG;
+	}
+	tep_set_long_size(m->tep, m->long_size);
+	tep_set_page_size(m->tep, m->subbuf_size);
+	tep_register_event_handler(m->tep, -1, "ftrace", "print",
+				   print_marker, NULL);
+	cr->meta_ready = true;
+	return 0;
+}
+
+/*
+ * cmdlines are written at rotation and at the end, after the events that
+ * need them: on a seekable file, hop over frame headers to find them first.
+ */
+static void prescan_cmdlines(struct rt_capture_reader *cr, const char *path)
+{
+	struct rt_frame_hdr hdr;
+	uint64_t off = RT_PREAMBLE_SIZE;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fseeko(f, off, SEEK_SET) == 0 &&
+	       fread(&hdr, sizeof(hdr), 1, f) == 1 &&
+	       rt_frame_hdr_check(&hdr) == 0) {
+		if (hdr.type == RT_FRAME_METADATA) {
+			uint8_t *p = malloc(hdr.len ? hdr.len : 1);
+
+			if (p && fread(p, 1, hdr.len, f) == hdr.len &&
+			    rt_crc32c(0, p, hdr.len) == hdr.payload_crc)
+				meta_load(cr, p, hdr.len, path);
+			free(p);
+		}
+		off += RT_FRAME_HDR_SIZE + rt_pad8(hdr.len);
+	}
+	fclose(f);
+}
+
+/* ---- inputs ---- */
+
+static int probe_input(struct rt_capture_reader *cr, const char *path,
+		       struct input *in)
+{
+	struct rt_reader *r;
+	struct rt_frame f;
+	const uint8_t *val;
+	uint16_t tag;
+	uint32_t len;
+	size_t off = 0;
+	int ret;
+
+	in->path = strdup(path);
+	in->cpu = RT_CPU_NONE;
+	if (!in->path)
+		return -ENOMEM;
+	ret = rt_reader_open(path, &r);
+	if (ret < 0) {
+		if (r)
+			log_err("%s", rt_reader_error(r));
+		else
+			log_err("%s: %s", path, strerror(-ret));
+		rt_reader_close(r);
+		return ret;
+	}
+	ret = rt_reader_next(r, &f);
+	if (ret != RT_READ_OK || f.hdr.type != RT_FRAME_HEADER) {
+		log_err("%s: %s", path,
+			ret < 0 ? rt_reader_error(r) :
+				  "does not start with a HEADER frame");
+		rt_reader_close(r);
+		return -EBADMSG;
+	}
+	while (rt_record_next(f.payload, f.hdr.len, &off, &tag, &val, &len) == 1) {
+		if (tag == RT_TAG_FILE_CPU && len == 4)
+			memcpy(&in->cpu, val, 4);
+		else if (tag == RT_TAG_FILE_INDEX && len == 4)
+			memcpy(&in->index, val, 4);
+	}
+	if (in->cpu != RT_CPU_NONE && in->cpu >= MAX_CPUS) {
+		log_err("%s: CPU %u out of range", path, in->cpu);
+		rt_reader_close(r);
+		return -EBADMSG;
+	}
+	ret = meta_load(cr, f.payload, f.hdr.len, path);
+	if (!ret)
+		ret = meta_finish(cr);
+	rt_reader_close(r);
+	if (!ret && strcmp(path, "-"))
+		prescan_cmdlines(cr, path);
+	return ret;
+}
+
+static int add_path(struct rt_capture_reader *cr, const char *path)
+{
+	struct stat st;
+	int r;
+
+	if (strcmp(path, "-") && stat(path, &st) < 0) {
+		r = -errno;
+		log_err("%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (strcmp(path, "-") && S_ISDIR(st.st_mode)) {
+		struct dirent **names;
+		int n = scandir(path, &names, NULL, alphasort), found = 0;
+
+		if (n < 0) {
+			r = -errno;
+			log_err("%s: %s", path, strerror(-r));
+			return r;
+		}
+		r = 0;
+		for (int i = 0; i < n; i++) {
+			const char *d = names[i]->d_name;
+			size_t l = strlen(d);
+			char *full;
+
+			if (!r && l > 5 && !strcmp(d + l - 5, ".rtap") &&
+			    asprintf(&full, "%s/%s", path, d) >= 0) {
+				r = add_path(cr, full);
+				free(full);
+				found++;
+			}
+			free(names[i]);
+		}
+		free(names);
+		if (!r && !found) {
+			log_err("%s: no capture files (*.rtap) in this directory",
+				path);
+			return -ENOENT;
+		}
+		return r;
+	}
+	cr->ins = xrealloc(cr->ins, (cr->nr_ins + 1) * sizeof(*cr->ins));
+	memset(&cr->ins[cr->nr_ins], 0, sizeof(*cr->ins));
+	r = probe_input(cr, path, &cr->ins[cr->nr_ins]);
+	cr->nr_ins++;
+	return r;
+}
+
+static int cmp_input(const void *a, const void *b)
+{
+	const struct input *x = *(struct input *const *)a;
+	const struct input *y = *(struct input *const *)b;
+
+	if (x->cpu != y->cpu)
+		return x->cpu < y->cpu ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int rt_capture_reader_open(char *const *paths, int nr,
+			   struct rt_capture_reader **ret)
+{
+	struct rt_capture_reader *cr = calloc(1, sizeof(*cr));
+	struct input **order = NULL;
+	int r = 0;
+
+	*ret = NULL;
+	if (!cr)
+		return -ENOMEM;
+	for (int i = 0; i < nr && !r; i++)
+		r = add_path(cr, paths[i]);
+	if (!r && !cr->nr_ins)
+		r = -ENOENT;
+	if (r < 0)
+		goto fail;
+	order = calloc(cr->nr_ins, sizeof(*order));
+	cr->chains = calloc(cr->nr_ins, sizeof(*cr->chains));
+	if (!order || !cr->chains) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < cr->nr_ins; i++) {
+		order[i] = &cr->ins[i];
+		if (cr->ins[i].cpu != RT_CPU_NONE &&
+		    cr->ins[i].cpu + 1 > cr->meta.nr_cpus)
+			cr->meta.nr_cpus = cr->ins[i].cpu + 1;
+	}
+	if (!cr->meta.nr_cpus)
+		cr->meta.nr_cpus = 1;
+	qsort(order, cr->nr_ins, sizeof(*order), cmp_input);
+	cr->sum = calloc(cr->meta.nr_cpus, sizeof(*cr->sum));
+	if (!cr->sum) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* One chain per CPU; files without a CPU each get their own. */
+	for (size_t i = 0; i < cr->nr_ins; i++) {
+		struct rt_chain *ch;
+
+		if (cr->nr_chains && order[i]->cpu != RT_CPU_NONE &&
+		    cr->chains[cr->nr_chains - 1].files[0]->cpu == order[i]->cpu) {
+			ch = &cr->chains[cr->nr_chains - 1];
+		} else {
+			ch = &cr->chains[cr->nr_chains++];
+			ch->cr = cr;
+			ch->pages = calloc(cr->meta.nr_cpus, sizeof(*ch->pages));
+			if (!ch->pages) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
+		ch->files = xrealloc(ch->files, (ch->nr + 1) * sizeof(*ch->files));
+		ch->files[ch->nr++] = order[i];
+	}
+	free(order);
+	*ret = cr;
+	return 0;
+fail:
+	free(order);
+	rt_capture_reader_close(cr);
+	return r;
+}
+
+void rt_capture_reader_close(struct rt_capture_reader *cr)
+{
+	if (!cr)
+		return;
+	for (int i = 0; i < cr->nr_chains; i++) {
+		struct rt_chain *ch = &cr->chains[i];
+
+		rt_reader_close(ch->r);
+		for (uint32_t j = 0; ch->pages && j < cr->meta.nr_cpus; j++)
+			free(ch->pages[j].buf);
+		free(ch->pages);
+		free(ch->files);
+	}
+	free(cr->chains);
+	for (size_t i = 0; i < cr->nr_ins; i++)
+		free(cr->ins[i].path);
+	free(cr->ins);
+	free(cr->sum);
+	rt_buf_free(&cr->meta.header_page);
+	rt_buf_free(&cr->meta.header_event);
+	rt_buf_free(&cr->meta.printk_formats);
+	rt_buf_free(&cr->meta.cmdlines);
+	rt_buf_free(&cr->meta.formats);
+	if (cr->meta.tep)
+		tep_free(cr->meta.tep);
+	free(cr);
+}
+
+const struct rt_capture_meta *
+rt_capture_reader_meta(const struct rt_capture_reader *cr)
+{
+	return &cr->meta;
+}
+
+int rt_capture_reader_nr_chains(const struct rt_capture_reader *cr)
+{
+	return cr->nr_chains;
+}
+
+struct rt_chain *rt_capture_reader_chain(struct rt_capture_reader *cr, int i)
+{
+	return i < cr->nr_chains ? &cr->chains[i] : NULL;
+}
+
+const struct rt_cpu_summary *
+rt_capture_reader_summary(const struct rt_capture_reader *cr, int cpu)
+{
+	return cpu >= 0 && (uint32_t)cpu < cr->meta.nr_cpus ? &cr->sum[cpu] :
+							      NULL;
+}
+
+int rt_capture_reader_incomplete(const struct rt_capture_reader *cr)
+{
+	return cr->incomplete;
+}
+
+/* ---- chains ---- */
+
+static void chain_warn(struct rt_chain *ch, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void chain_warn(struct rt_chain *ch, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	log_warn("%s", msg);
+	ch->cr->incomplete++;
+}
+
+static bool open_next_file(struct rt_chain *ch)
+{
+	struct rt_frame f;
+	int r;
+
+	for (;;) {
+		/* Pages stay valid across files: the first frame of a rotated
+		 * file repeats its page's start, and the next frame of the
+		 * page may continue it. */
+		rt_reader_close(ch->r);
+		ch->r = NULL;
+		if (ch->cur >= ch->nr)
+			return false;
+		r = rt_reader_open(ch->files[ch->cur++]->path, &ch->r);
+		if (r == 0 && rt_reader_next(ch->r, &f) == RT_READ_OK)
+			return true;
+		chain_warn(ch, "%s", ch->r ? rt_reader_error(ch->r) : "cannot open");
+	}
+}
+
+static void page_reserve(struct page *pg, size_t n)
+{
+	if (pg->cap < n) {
+		pg->cap = n;
+		pg->buf = xrealloc(pg->buf, n);
+	}
+}
+
+/* Lost before a new page: the stored count, else the overrun not yet
+ * reported (cumulative since the capture started), else unknown. */
+static int64_t page_lost(struct page *pg, uint64_t commit, uint64_t stored,
+			 const uint64_t *overrun)
+{
+	int64_t n = 0;
+
+	if (!(commit & RB_MISSED_EVENTS))
+		return 0;
+	if (commit & RB_MISSED_STORED)
+		n = stored;
+	else if (overrun && *overrun > pg->accounted)
+		n = *overrun - pg->accounted;
+	if (n <= 0)
+		return -1;
+	pg->accounted += n;
+	return n;
+}
+
+/*
+ * Rebuild the kernel sub-buffer of a SUBBUF frame into @it.  Returns 1 with
+ * a PAGE item, 0 with a LOST item (a continuation without its start), or
+ * -EBADMSG for a malformed frame.
+ */
+static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
+		       struct rt_item *it)
+{
+	struct rt_cpu_summary *sum = &ch->cr->sum[f->hdr.cpu];
+	struct page *pg = &ch->pages[f->hdr.cpu];
+	const uint8_t *data = f->payload + sizeof(struct rt_subbuf);
+	uint32_t subbuf = ch->cr->meta.subbuf_size;
+	struct rt_subbuf sb;
+	uint64_t stored = 0, data_end;
+	size_t dlen;
+
+	if (f->hdr.len < sizeof(sb))
+		return -EBADMSG;
+	memcpy(&sb, f->payload, sizeof(sb));
+	dlen = f->hdr.len - sizeof(sb);
+	*it = (struct rt_item){ .type = RT_ITEM_PAGE, .cpu = f->hdr.cpu };
+	if (sb.flags & RT_SUBBUF_F_RAW_PAGE) {
+		uint64_t commit;
+
+		if (dlen < RB_PAGE_HDR_SIZE || dlen > subbuf)
+			return -EBADMSG;
+		memcpy(&commit, data + 8, 8);
+		data_end = commit & RB_COMMIT_MASK;
+		if (RB_PAGE_HDR_SIZE + data_end > dlen)
+			return -EBADMSG;
+		page_reserve(pg, subbuf + 8);
+		memcpy(pg->buf, data, dlen);
+		memset(pg->buf + dlen, 0, subbuf + 8 - dlen);
+		if (RB_PAGE_HDR_SIZE + data_end + 8 <= dlen)
+			memcpy(&stored, data + RB_PAGE_HDR_SIZE + data_end, 8);
+		pg->len = RB_PAGE_HDR_SIZE + data_end;
+		memcpy(&pg->ts, data, 8);
+		pg->valid = false; /* never continued */
+		it->new_page = true;
+		it->lost = page_lost(pg, commit, stored, NULL);
+		sum->bytes += data_end;
+	} else {
+		uint64_t carried = (uint64_t)sb.data_len;
+		uint64_t extra = dlen - carried; /* the stored lost count */
+
+		data_end = (uint64_t)sb.data_start + sb.data_len;
+		if (carried > dlen || (extra != 0 && extra != 8) ||
+		    sb.emit_from < sb.data_start || sb.emit_from > data_end ||
+		    RB_PAGE_HDR_SIZE + data_end > subbuf ||
+		    (sb.commit & RB_COMMIT_MASK) != data_end)
+			return -EBADMSG;
+		if (sb.data_start &&
+		    (!pg->valid || pg->ts != sb.page_ts || pg->id != sb.subbuf_id ||
+		     pg->len != RB_PAGE_HDR_SIZE + sb.data_start)) {
+			pg->valid = false;
+			*it = (struct rt_item){
+				.type = RT_ITEM_LOST,
+				.cpu = f->hdr.cpu,
+				.lost = -1,
+				.lost_ts = sb.page_ts,
+				.why = "sub-buffer continued without its start",
+			};
+			return 0;
+		}
+		page_reserve(pg, subbuf + 8);
+		memcpy(pg->buf, &sb.page_ts, 8);
+		memcpy(pg->buf + 8, &sb.commit, 8);
+		memcpy(pg->buf + RB_PAGE_HDR_SIZE + sb.data_start, data, dlen);
+		memset(pg->buf + RB_PAGE_HDR_SIZE + data_end + extra, 0,
+		       subbuf + 8 - RB_PAGE_HDR_SIZE - data_end - extra);
+		if (extra)
+			memcpy(&stored, data + carried, 8);
+		it->new_page = sb.emit_from == 0 ||
+			       !(pg->valid && pg->ts == sb.page_ts &&
+				 pg->id == sb.subbuf_id);
+		pg->len = RB_PAGE_HDR_SIZE + data_end;
+		pg->ts = sb.page_ts;
+		pg->id = sb.subbuf_id;
+		pg->valid = true;
+		it->emit_from = sb.emit_from;
+		it->lost = sb.emit_from == 0 ?
+				   page_lost(pg, sb.commit, stored, &sb.overrun) :
+				   0;
+		sum->bytes += data_end - sb.emit_from;
+	}
+	sum->subbufs++;
+	it->page = pg->buf;
+	it->page_len = pg->len;
+	it->page_ts = pg->ts;
+	return 1;
+}
+
+static void read_end(struct rt_chain *ch, const struct rt_frame *f)
+{
+	struct rt_end e;
+
+	if (f->hdr.len < sizeof(e))
+		return;
+	memcpy(&e, f->payload, sizeof(e));
+	for (uint64_t i = 0; i < e.nr_stats &&
+			     sizeof(e) + (i + 1) * sizeof(struct rt_cpu_stats) <= f->hdr.len;
+	     i++) {
+		struct rt_cpu_stats s;
+
+		memcpy(&s, f->payload + sizeof(e) + i * sizeof(s), sizeof(s));
+		if (s.cpu < ch->cr->meta.nr_cpus) {
+			ch->cr->sum[s.cpu].end = s;
+			ch->cr->sum[s.cpu].have_end = true;
+		}
+	}
+}
+
+bool rt_chain_next(struct rt_chain *ch, struct rt_item *it)
+{
+	struct rt_frame f;
+	int r;
+
+	*it = (struct rt_item){ .type = RT_ITEM_NONE };
+	for (;;) {
+		if (!ch->r && !open_next_file(ch))
+			return false;
+		r = rt_reader_next(ch->r, &f);
+		if (r == RT_READ_EOF) {
+			chain_warn(ch, "%s: ends at byte %" PRIu64 " without an END frame: the capture was cut short (daemon killed, crashed or still running)",
+				   rt_reader_name(ch->r), rt_reader_offset(ch->r));
+			rt_reader_close(ch->r);
+			ch->r = NULL;
+			continue;
+		}
+		if (r < 0) {
+			chain_warn(ch, "%s; events before it were reported",
+				   rt_reader_error(ch->r));
+			rt_reader_close(ch->r);
+			ch->r = NULL;
+			continue;
+		}
+		if ((f.hdr.type == RT_FRAME_SUBBUF || f.hdr.type == RT_FRAME_LOST) &&
+		    f.hdr.cpu >= ch->cr->meta.nr_cpus) {
+			chain_warn(ch, "%s: frame at byte %" PRIu64 " is for CPU %u, beyond the capture's %u: skipped",
+				   rt_reader_name(ch->r), f.offset, f.hdr.cpu,
+				   ch->cr->meta.nr_cpus);
+			continue;
+		}
+		switch (f.hdr.type) {
+		case RT_FRAME_SUBBUF:
+			r = load_subbuf(ch, &f, it);
+			if (r >= 0)
+				return true;
+			chain_warn(ch, "%s: malformed sub-buffer frame at byte %" PRIu64 ": skipped",
+				   rt_reader_name(ch->r), f.offset);
+			ch->pages[f.hdr.cpu].valid = false;
+			break;
+		case RT_FRAME_LOST: {
+			struct rt_lost l;
+
+			if (f.hdr.len < sizeof(l))
+				break;
+			memcpy(&l, f.payload, sizeof(l));
+			*it = (struct rt_item){
+				.type = RT_ITEM_LOST,
+				.cpu = f.hdr.cpu,
+				.lost_ts = l.last_ts,
+				.lost = l.events ? (int64_t)l.events : -1,
+				.why = l.reason == RT_LOST_SINK ?
+					       "an output could not store them" :
+					       NULL,
+			};
+			if (l.reason == RT_LOST_SINK)
+				ch->cr->sum[f.hdr.cpu].lost_sink += l.events;
+			return true;
+		}
+		case RT_FRAME_METADATA:
+			meta_load(ch->cr, f.payload, f.hdr.len,
+				  rt_reader_name(ch->r));
+			break;
+		case RT_FRAME_END:
+			read_end(ch, &f);
+			/* a clean end: this file is complete */
+			rt_reader_close(ch->r);
+			ch->r = NULL;
+			break;
+		case RT_FRAME_HEADER:
+			break;
+		default:
+			if (!(f.hdr.flags & RT_FRAME_F_SKIPPABLE)) {
+				chain_warn(ch, "%s: unknown frame type %u at byte %" PRIu64 " (written by a newer ringtap?): rest of file skipped",
+					   rt_reader_name(ch->r), f.hdr.type, f.offset);
+				rt_reader_close(ch->r);
+				ch->r = NULL;
+			}
+			break;
+		}
+	}
+}
