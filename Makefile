@@ -129,3 +129,6 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Fuzzing (tests/fuzz/fuzz.mk): make fuzz, and a bounded run in make check.
+-include tests/fuzz/fuzz.mk

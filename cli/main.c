@@ -12,7 +12,7 @@ static void usage(FILE *f)
 		"Usage: ringtap COMMAND [ARGS]\n\n"
 		"Commands:\n"
 		"  report [--stats] FILE|DIR...   print captured events\n"
-		"  convert IN... -o trace.dat     convert to trace.dat (not implemented yet)\n"
+		"  convert IN... -o trace.dat     convert to trace.dat (trace-cmd, KernelShark)\n"
 		"  collect                        receive streams (not implemented yet)\n"
 		"  status                         show a running daemon (not implemented yet)\n\n"
 		"ringtap COMMAND --help shows a command's options.\n");
@@ -27,6 +27,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "convert"))
+		return cmd_convert(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
@@ -36,7 +38,7 @@ int main(int argc, char **argv)
 		printf("ringtap %s\n", RINGTAP_VERSION);
 		return 0;
 	}
-	if (!strcmp(argv[1], "convert") || !strcmp(argv[1], "collect") ||
+	if (!strcmp(argv[1], "collect") ||
 	    !strcmp(argv[1], "status")) {
 		log_err("'%s' is not implemented yet in this version", argv[1]);
 		return 2;

@@ -3,5 +3,6 @@
 #define RINGTAP_CLI_H
 
 int cmd_report(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif
