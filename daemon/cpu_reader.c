@@ -120,12 +120,67 @@ static int open_one(struct rt_capture *cap, struct rt_cpu_reader *rd)
 	return 0;
 }
 
+int rt_online_cpus(bool **ret_online, int *ret_nr)
+{
+	char buf[4096];
+	bool *online = NULL;
+	int fd, nr = 0;
+	ssize_t n;
+
+	fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	/* "0-3,5,7-8": find the highest first, then mark */
+	for (int pass = 0; pass < 2; pass++) {
+		char *p = buf;
+
+		if (pass && !nr)
+			return -EINVAL;
+		if (pass)
+			online = calloc(nr, sizeof(*online));
+		if (pass && !online)
+			return -ENOMEM;
+		while (*p && *p != '\n') {
+			char *end;
+			long a = strtol(p, &end, 10), b = a;
+
+			if (end == p || a < 0 || a > 65535)
+				goto bad;
+			if (*end == '-') {
+				p = end + 1;
+				b = strtol(p, &end, 10);
+				if (end == p || b < a || b > 65535)
+					goto bad;
+			}
+			for (long c = a; c <= b; c++) {
+				if (!pass && c + 1 > nr)
+					nr = c + 1;
+				if (pass)
+					online[c] = true;
+			}
+			p = *end == ',' ? end + 1 : end;
+		}
+	}
+	*ret_online = online;
+	*ret_nr = nr;
+	return 0;
+bad:
+	free(online);
+	return -EINVAL;
+}
+
 int rt_capture_open_readers(struct rt_capture *cap)
 {
-	int nr_mapped = 0, r;
+	int nr_mapped = 0, nr_online = 0, r;
 
 	cap->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (cap->stop_fd < 0)
+	cap->fail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (cap->stop_fd < 0 || cap->fail_fd < 0)
 		return -errno;
 	cap->readers = calloc(cap->nr_cpus, sizeof(*cap->readers));
 	if (!cap->readers)
@@ -141,13 +196,16 @@ int rt_capture_open_readers(struct rt_capture *cap)
 		rd->st.cpu = cpu;
 	}
 	for (int cpu = 0; cpu < cap->nr_cpus; cpu++) {
+		if (!cap->online[cpu])
+			continue;
 		r = open_one(cap, &cap->readers[cpu]);
 		if (r < 0)
 			return r;
 		nr_mapped += cap->readers[cpu].mapped;
+		nr_online++;
+		cap->subbuf_size = cap->readers[cpu].subbuf_size;
 	}
-	cap->subbuf_size = cap->readers[0].subbuf_size;
-	cap->mode = nr_mapped == cap->nr_cpus ? "mmap" :
+	cap->mode = nr_mapped == nr_online ? "mmap" :
 		    nr_mapped == 0		  ? "read" :
 						    "mixed";
 	return 0;
@@ -174,6 +232,9 @@ void rt_capture_close_readers(struct rt_capture *cap)
 	if (cap->stop_fd >= 0)
 		close(cap->stop_fd);
 	cap->stop_fd = -1;
+	if (cap->fail_fd >= 0)
+		close(cap->fail_fd);
+	cap->fail_fd = -1;
 }
 
 static void emit(struct rt_cpu_reader *rd, const struct rt_subbuf_ref *ref)
@@ -387,8 +448,14 @@ static void *reader_thread(void *arg)
 	if (r >= 0)
 		r = drain(rd, true);
 	if (r < 0) {
+		uint64_t one = 1;
+
+		/* Losing a CPU's events silently is not an option: tell the
+		 * main thread, which stops the capture with an error. */
 		rd->error = r;
 		atomic_store(&cap->failed, r);
+		if (write(cap->fail_fd, &one, sizeof(one)) < 0)
+			log_err("cpu %d: cannot report the failure: %m", rd->cpu);
 	}
 	final_stats(rd);
 	for (size_t i = 0; i < cap->nr_sinks; i++)
@@ -400,7 +467,11 @@ int rt_capture_start(struct rt_capture *cap)
 {
 	for (int cpu = 0; cpu < cap->nr_cpus; cpu++) {
 		struct rt_cpu_reader *rd = &cap->readers[cpu];
-		int r = pthread_create(&rd->thread, NULL, reader_thread, rd);
+		int r;
+
+		if (!cap->online[cpu])
+			continue;
+		r = pthread_create(&rd->thread, NULL, reader_thread, rd);
 
 		if (r) {
 			log_err("cpu %d: cannot start reader thread: %s", cpu,

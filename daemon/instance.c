@@ -81,8 +81,21 @@ static int take_ownership(const struct rt_config *cfg, struct rt_instance *inst,
 		close(fd);
 		return r == -EWOULDBLOCK ? -EBUSY : r;
 	}
+	/* The owner unlinks the file on its way out: if it did so while we
+	 * waited, we hold a lock on a file nobody else will see. */
+	{
+		struct stat a, b;
+
+		if (fstat(fd, &a) < 0 || stat(inst->lock_path, &b) < 0 ||
+		    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+			close(fd);
+			free(inst->lock_path);
+			inst->lock_path = NULL;
+			return take_ownership(cfg, inst, ret_stale, ret_old_pid);
+		}
+	}
 	/* Re-read now that we hold the lock: the previous owner may have just
-	 * exited and truncated it. */
+	 * exited and emptied it. */
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
 	*ret_stale = n > 0;
@@ -329,6 +342,13 @@ int rt_instance_setup(const struct rt_config *cfg, struct rt_instance *inst)
 			strerror(-r));
 		goto fail_unlock;
 	}
+	if (!tracefs_instance_is_new(inst->tfs)) {
+		/* somebody made it between our check and our mkdir */
+		log_err("tracefs instance '%s' appeared while ringtapd was starting; it belongs to somebody else",
+			cfg->instance);
+		r = -EEXIST;
+		goto fail_unlock;
+	}
 	inst->created = true;
 	inst->dir = tracefs_instance_get_dir(inst->tfs);
 	if (!inst->dir) {
@@ -370,8 +390,12 @@ void rt_instance_teardown(struct rt_instance *inst)
 	if (inst->lock_fd >= 0) {
 		/* Unlink while holding the lock: a waiting daemon then sees
 		 * an empty file, not a stale owner. */
-		if (inst->lock_path)
+		if (inst->lock_path) {
+			if (ftruncate(inst->lock_fd, 0) < 0)
+				log_warn("cannot empty lock file '%s': %m",
+					 inst->lock_path);
 			unlink(inst->lock_path);
+		}
 		close(inst->lock_fd);
 	}
 	tracefs_put_tracing_file(inst->dir);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -141,33 +143,71 @@ static int check_config(struct rt_config *cfg)
 	return r;
 }
 
-static int wait_for_stop(double duration)
+static uint64_t now_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Until SIGINT/SIGTERM, the end of --duration, or a reader thread's
+ * failure (returned as its error).
+ */
+static int wait_for_stop(const struct rt_capture *cap, double duration)
+{
+	uint64_t deadline = duration > 0 ? now_ms() + (uint64_t)(duration * 1000) : 0;
+	struct signalfd_siginfo si;
 	sigset_t set;
-	struct timespec ts, *tsp = NULL;
-	int sig;
+	int sfd, r = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	if (duration > 0) {
-		ts.tv_sec = (time_t)duration;
-		ts.tv_nsec = (long)((duration - ts.tv_sec) * 1e9);
-		tsp = &ts;
-	}
+	sigaddset(&set, SIGHUP);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
 	for (;;) {
-		sig = sigtimedwait(&set, NULL, tsp);
-		if (sig >= 0) {
-			log_info("received %s: stopping", strsignal(sig));
-			return 0;
+		struct pollfd pfd[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = cap->fail_fd, .events = POLLIN },
+		};
+		int timeout = -1;
+
+		if (deadline) {
+			uint64_t t = now_ms();
+
+			if (t >= deadline) {
+				log_info("capture duration elapsed: stopping");
+				break;
+			}
+			timeout = deadline - t;
 		}
-		if (errno == EAGAIN) {
-			log_info("capture duration elapsed: stopping");
-			return 0;
+		if (poll(pfd, 2, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
 		}
-		if (errno != EINTR)
-			return -errno;
+		if (pfd[1].revents) {
+			r = atomic_load(&cap->failed);
+			log_err("a CPU reader failed (%s): stopping the capture",
+				strerror(-r));
+			break;
+		}
+		if (pfd[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				log_warn("SIGHUP: live reload is not implemented yet; the capture goes on unchanged");
+				continue;
+			}
+			log_info("received %s: stopping", strsignal(si.ssi_signo));
+			break;
+		}
 	}
+	close(sfd);
+	return r;
 }
 
 static void log_resource_usage(void)
@@ -187,6 +227,8 @@ static void print_summary(const struct rt_capture *cap)
 	for (int cpu = 0; cpu < cap->nr_cpus; cpu++) {
 		const struct rt_cpu_stats *st = &cap->readers[cpu].st;
 
+		if (!cap->online[cpu])
+			continue;
 		log_info("cpu %d: %llu events, %llu bytes, %llu sub-buffers, %llu reads, %llu lost in the ring buffer, %llu lost by outputs",
 			 cpu, (unsigned long long)st->events,
 			 (unsigned long long)st->bytes,
@@ -201,14 +243,19 @@ static void print_summary(const struct rt_capture *cap)
 static int run(struct rt_config *cfg, const struct options *o)
 {
 	struct rt_instance inst;
-	struct rt_capture cap = { .cfg = cfg, .inst = &inst, .stop_fd = -1 };
+	struct rt_capture cap = { .cfg = cfg, .inst = &inst, .stop_fd = -1,
+				  .fail_fd = -1 };
 	struct rt_buf header = { 0 };
 	int r;
 
 	r = rt_instance_setup(cfg, &inst);
 	if (r < 0)
 		return r;
-	cap.nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	r = rt_online_cpus(&cap.online, &cap.nr_cpus);
+	if (r < 0) {
+		log_err("cannot tell which CPUs are online: %s", strerror(-r));
+		goto out;
+	}
 	r = rt_capture_open_readers(&cap);
 	if (r < 0)
 		goto out;
@@ -226,7 +273,7 @@ static int run(struct rt_config *cfg, const struct options *o)
 	}
 	for (size_t i = 0; i < cfg->nr_outputs; i++) {
 		r = rt_sink_create(&cfg->outputs[i], &header, &inst,
-				   cap.nr_cpus, &cap.sinks[i]);
+				   cap.nr_cpus, cap.online, &cap.sinks[i]);
 		if (r < 0)
 			goto out;
 		cap.nr_sinks++;
@@ -243,7 +290,7 @@ static int run(struct rt_config *cfg, const struct options *o)
 	log_info("capturing on %d CPUs into instance '%s' (reader %s, %u KiB sub-buffers, %u KiB per CPU, %zu outputs)",
 		 cap.nr_cpus, inst.name, cap.mode, cap.subbuf_size / 1024,
 		 cfg->buffer_size_kb, cap.nr_sinks);
-	r = wait_for_stop(o->duration);
+	r = wait_for_stop(&cap, o->duration);
 out_stop:
 	/* Stop the writers first, so that the final drain terminates. */
 	rt_instance_tracing_on(&inst, false);
@@ -259,6 +306,7 @@ out:
 		rt_sink_free(cap.sinks[i]);
 	free(cap.sinks);
 	rt_capture_close_readers(&cap);
+	free(cap.online);
 	rt_buf_free(&header);
 	rt_instance_teardown(&inst);
 	return r;

@@ -88,6 +88,7 @@ struct rt_sink {
 	const struct rt_buf *header; /* common HEADER records */
 	struct rt_instance *inst;
 	int nr_cpus;
+	const bool *online; /* CPUs that are traced (nr_cpus entries) */
 	void *priv;
 	/* per CPU, written only by that CPU's reader thread */
 	uint64_t *lost_events;
@@ -95,7 +96,8 @@ struct rt_sink {
 };
 
 int rt_sink_create(const struct rt_output *out, const struct rt_buf *header,
-		   struct rt_instance *inst, int nr_cpus, struct rt_sink **ret);
+		   struct rt_instance *inst, int nr_cpus, const bool *online,
+		   struct rt_sink **ret);
 void rt_sink_free(struct rt_sink *s);
 
 extern const struct rt_sink_ops rt_sink_file_ops;
@@ -136,7 +138,9 @@ struct rt_capture {
 	struct rt_sink **sinks;
 	size_t nr_sinks;
 	struct rt_cpu_reader *readers;
-	int nr_cpus;
+	int nr_cpus;	/* highest online CPU + 1 */
+	bool *online;	/* readers exist for these CPUs only */
+	int fail_fd;	/* eventfd: a reader thread failed */
 	uint32_t subbuf_size;
 	int stop_fd;
 	atomic_bool stopping;
@@ -144,6 +148,8 @@ struct rt_capture {
 	const char *mode; /* "mmap", "read" or "mixed" */
 };
 
+/* Online CPUs from /sys/devices/system/cpu/online. */
+int rt_online_cpus(bool **ret_online, int *ret_nr);
 /* Open every CPU's trace_pipe_raw (mapping it unless told not to). */
 int rt_capture_open_readers(struct rt_capture *cap);
 int rt_capture_start(struct rt_capture *cap);

@@ -10,7 +10,8 @@
 #include "ringtapd.h"
 
 int rt_sink_create(const struct rt_output *out, const struct rt_buf *header,
-		   struct rt_instance *inst, int nr_cpus, struct rt_sink **ret)
+		   struct rt_instance *inst, int nr_cpus, const bool *online,
+		   struct rt_sink **ret)
 {
 	struct rt_sink *s;
 	int r;
@@ -22,6 +23,7 @@ int rt_sink_create(const struct rt_output *out, const struct rt_buf *header,
 	s->header = header;
 	s->inst = inst;
 	s->nr_cpus = nr_cpus;
+	s->online = online;
 	s->lost_events = calloc(nr_cpus, sizeof(*s->lost_events));
 	s->lost_bytes = calloc(nr_cpus, sizeof(*s->lost_bytes));
 	switch (out->type) {
@@ -85,8 +87,16 @@ static int discard_write(struct rt_sink *s, int cpu,
 		ssize_t n = splice(ref->pipe_fd, NULL, *(int *)s->priv, NULL,
 				   left, SPLICE_F_MOVE);
 
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
+		if (n <= 0) {
+			int r = n < 0 ? -errno : -EIO;
+			uint8_t trash[4096];
+
+			/* empty the pipe anyway: the next page must start clean */
+			while (left && (n = read(ref->pipe_fd, trash,
+						 left < sizeof(trash) ? left : sizeof(trash))) > 0)
+				left -= n;
+			return r;
+		}
 		left -= n;
 	}
 	return 0;

@@ -23,8 +23,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <tracefs.h>
-
 #include "ringtap/log.h"
 #include "ringtapd.h"
 
@@ -54,8 +52,7 @@ struct file_sink {
 
 #define END_FRAME_SIZE \
 	(RT_FRAME_HDR_SIZE + sizeof(struct rt_end) + sizeof(struct rt_cpu_stats))
-/* saved_cmdlines lines are "pid comm\n": at most 7 + 1 + 15 + 1 bytes */
-#define CMDLINE_MAX 26
+
 
 static const uint8_t zeros[8];
 
@@ -302,13 +299,15 @@ static int file_open(struct rt_sink *s)
 	for (int c = 0; c < s->nr_cpus; c++)
 		fs->cpus[c].fd = -1;
 	{
-		long long n = 0;
+		/* Room for twice today's cmdlines, and never less than 4 KiB:
+		 * saved_cmdlines_size (6552 entries here) would reserve far
+		 * more than the table ever holds. */
+		struct rt_buf b = { 0 };
+		uint64_t cmd = rt_metadata_cmdlines(s->inst, &b) == 0 ? b.len : 0;
 
-		if (tracefs_instance_file_read_number(NULL, "saved_cmdlines_size",
-						      &n) < 0 || n <= 0)
-			n = 128;
-		fs->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(8 + n * CMDLINE_MAX) +
-				   END_FRAME_SIZE;
+		rt_buf_free(&b);
+		cmd = 2 * cmd < 4096 ? 4096 : 2 * cmd;
+		fs->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(cmd) + END_FRAME_SIZE;
 	}
 	r = mkdir_p(fs->dir);
 	if (!r)
@@ -319,6 +318,8 @@ static int file_open(struct rt_sink *s)
 		return r;
 	}
 	for (int c = 0; c < s->nr_cpus; c++) {
+		if (!s->online[c])
+			continue;
 		r = open_file(s, c);
 		if (r < 0)
 			return r;
@@ -351,9 +352,26 @@ static int flush_pending_lost(struct rt_sink *s, struct file_cpu *fc, int cpu)
 	return r;
 }
 
-static void count_lost(struct rt_sink *s, struct file_cpu *fc, int cpu,
-		       const struct rt_subbuf_ref *ref, int err)
+/* A spliced page that could not be stored must still leave the pipe, or
+ * every later frame would carry an older page. */
+static void drain_pipe(int fd, uint32_t left)
 {
+	uint8_t trash[4096];
+
+	while (left) {
+		ssize_t n = read(fd, trash, left < sizeof(trash) ? left : sizeof(trash));
+
+		if (n <= 0)
+			break;
+		left -= n;
+	}
+}
+
+static void count_lost(struct rt_sink *s, struct file_cpu *fc, int cpu,
+		       const struct rt_subbuf_ref *ref, int err, bool drain)
+{
+	if (drain && ref->pipe_fd >= 0)
+		drain_pipe(ref->pipe_fd, ref->pipe_len);
 	uint64_t bytes = ref->pipe_fd >= 0 ? ref->pipe_len : ref->sb.data_len;
 
 	fc->pending_events += ref->sb.entries;
@@ -398,18 +416,13 @@ static int write_spliced(struct rt_sink *s, struct file_cpu *fc, int cpu,
 		left -= n;
 		fc->size += n;
 	}
+	if (!r && rt_pad8(hdr.len) != hdr.len)
+		r = write_all(fc, &(struct iovec){ (void *)zeros,
+						   rt_pad8(hdr.len) - hdr.len },
+			      1, rt_pad8(hdr.len) - hdr.len);
 	if (r < 0) {
-		uint8_t trash[4096];
-
-		/* Empty the pipe so that the next page starts clean, and cut
-		 * the file back to its last whole frame. */
-		while (left) {
-			ssize_t n = read(ref->pipe_fd, trash,
-					 left < sizeof(trash) ? left : sizeof(trash));
-			if (n <= 0)
-				break;
-			left -= n;
-		}
+		/* Cut the file back to its last whole frame. */
+		drain_pipe(ref->pipe_fd, left);
 		if (ftruncate(fc->fd, start) == 0)
 			lseek(fc->fd, start, SEEK_SET);
 		fc->size = start;
@@ -433,7 +446,7 @@ static int file_write(struct rt_sink *s, int cpu,
 		/* a rotation failed earlier: try to start a new file */
 		r = open_file(s, cpu);
 		if (r < 0) {
-			count_lost(s, fc, cpu, ref, r);
+			count_lost(s, fc, cpu, ref, r, true);
 			return r;
 		}
 	}
@@ -450,7 +463,7 @@ static int file_write(struct rt_sink *s, int cpu,
 	    fc->size + frame_len + fs->tail_reserve > s->out->max_file_size) {
 		r = rotate(s, cpu);
 		if (r < 0) {
-			count_lost(s, fc, cpu, ref, r);
+			count_lost(s, fc, cpu, ref, r, true);
 			return r;
 		}
 		if (ref->pipe_fd < 0 && sb.data_start) {
@@ -459,9 +472,13 @@ static int file_write(struct rt_sink *s, int cpu,
 		}
 	}
 	r = flush_pending_lost(s, fc, cpu);
-	if (!r && ref->pipe_fd >= 0) {
+	if (r < 0) {
+		count_lost(s, fc, cpu, ref, r, true);
+		return r;
+	}
+	if (ref->pipe_fd >= 0) {
 		r = write_spliced(s, fc, cpu, ref);
-	} else if (!r) {
+	} else {
 		pl[n++] = (struct iovec){ &sb, sizeof(sb) };
 		pl[n++] = (struct iovec){
 			(void *)(ref->page + RB_PAGE_HDR_SIZE + sb.data_start),
@@ -470,7 +487,8 @@ static int file_write(struct rt_sink *s, int cpu,
 		r = write_frame(fc, RT_FRAME_SUBBUF, 0, cpu, pl, n);
 	}
 	if (r < 0) {
-		count_lost(s, fc, cpu, ref, r);
+		/* write_spliced() emptied the pipe already */
+		count_lost(s, fc, cpu, ref, r, false);
 		return r;
 	}
 	fc->have_page = ref->pipe_fd < 0;
@@ -490,7 +508,8 @@ static int file_close_cpu(struct rt_sink *s, int cpu,
 	struct rt_cpu_stats final = *st;
 	int r;
 
-	if (fc->fd < 0)
+	/* a rotation failed: one more try, so the losses get recorded */
+	if (fc->fd < 0 && open_file(s, cpu) < 0)
 		return -EBADF;
 	final.lost_sink = s->lost_events[cpu];
 	r = flush_pending_lost(s, fc, cpu);

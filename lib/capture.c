@@ -28,6 +28,9 @@ struct input {
 	char *path;
 	uint32_t cpu; /* RT_CPU_NONE: several CPUs */
 	uint32_t index;
+	/* a pipe or stdin can be read once: the reader that took its HEADER
+	 * is kept for the chain */
+	struct rt_reader *kept;
 };
 
 struct page {
@@ -279,6 +282,13 @@ static void prescan_cmdlines(struct rt_capture_reader *cr, const char *path)
 
 /* ---- inputs ---- */
 
+static bool seekable(const char *path)
+{
+	struct stat st;
+
+	return strcmp(path, "-") && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int probe_input(struct rt_capture_reader *cr, const char *path,
 		       struct input *in)
 {
@@ -325,13 +335,18 @@ static int probe_input(struct rt_capture_reader *cr, const char *path,
 	ret = meta_load(cr, f.payload, f.hdr.len, path);
 	if (!ret)
 		ret = meta_finish(cr);
+	if (!ret && !seekable(path)) {
+		in->kept = r;
+		return 0;
+	}
 	rt_reader_close(r);
-	if (!ret && strcmp(path, "-"))
+	if (!ret)
 		prescan_cmdlines(cr, path);
 	return ret;
 }
 
-static int add_path(struct rt_capture_reader *cr, const char *path)
+static int add_path(struct rt_capture_reader *cr, const char *path,
+		    bool in_dir)
 {
 	struct stat st;
 	int r;
@@ -358,7 +373,7 @@ static int add_path(struct rt_capture_reader *cr, const char *path)
 
 			if (!r && l > 5 && !strcmp(d + l - 5, ".rtap") &&
 			    asprintf(&full, "%s/%s", path, d) >= 0) {
-				r = add_path(cr, full);
+				r = add_path(cr, full, true);
 				free(full);
 				found++;
 			}
@@ -375,6 +390,14 @@ static int add_path(struct rt_capture_reader *cr, const char *path)
 	cr->ins = xrealloc(cr->ins, (cr->nr_ins + 1) * sizeof(*cr->ins));
 	memset(&cr->ins[cr->nr_ins], 0, sizeof(*cr->ins));
 	r = probe_input(cr, path, &cr->ins[cr->nr_ins]);
+	if (r < 0 && in_dir) {
+		/* One damaged file (say, created but never written by a
+		 * daemon that was killed) must not hide the others. */
+		log_warn("%s: skipped", path);
+		free(cr->ins[cr->nr_ins].path);
+		cr->incomplete++;
+		return 0;
+	}
 	cr->nr_ins++;
 	return r;
 }
@@ -400,7 +423,7 @@ int rt_capture_reader_open(char *const *paths, int nr,
 	if (!cr)
 		return -ENOMEM;
 	for (int i = 0; i < nr && !r; i++)
-		r = add_path(cr, paths[i]);
+		r = add_path(cr, paths[i], false);
 	if (!r && !cr->nr_ins)
 		r = -ENOENT;
 	if (r < 0)
@@ -467,8 +490,10 @@ void rt_capture_reader_close(struct rt_capture_reader *cr)
 		free(ch->files);
 	}
 	free(cr->chains);
-	for (size_t i = 0; i < cr->nr_ins; i++)
+	for (size_t i = 0; i < cr->nr_ins; i++) {
+		rt_reader_close(cr->ins[i].kept);
 		free(cr->ins[i].path);
+	}
 	free(cr->ins);
 	free(cr->sum);
 	rt_buf_free(&cr->meta.header_page);
@@ -539,6 +564,12 @@ static bool open_next_file(struct rt_chain *ch)
 		ch->r = NULL;
 		if (ch->cur >= ch->nr)
 			return false;
+		if (ch->files[ch->cur]->kept) {
+			/* its HEADER was read when the inputs were probed */
+			ch->r = ch->files[ch->cur]->kept;
+			ch->files[ch->cur++]->kept = NULL;
+			return true;
+		}
 		r = rt_reader_open(ch->files[ch->cur++]->path, &ch->r);
 		if (r == 0 && rt_reader_next(ch->r, &f) == RT_READ_OK)
 			return true;
@@ -574,6 +605,57 @@ static int64_t page_lost(struct page *pg, uint64_t commit, uint64_t stored,
 }
 
 /*
+ * Walk the event headers of a sub-buffer's data [0, size) the way
+ * libtraceevent's kbuffer will, and refuse a page on which an event does
+ * not fit or does not move forward: kbuffer trusts the lengths (a crafted
+ * padding length made it loop forever, an oversized event made readers run
+ * past the page).  Ring-buffer event header: u32 type_len:5, time_delta:27.
+ */
+static bool page_events_fit(const uint8_t *data, uint64_t size)
+{
+	uint64_t off = 0;
+
+	while (off < size) {
+		uint32_t hdr, type_len, word;
+		uint64_t total;
+
+		if (size - off < 4)
+			return false;
+		memcpy(&hdr, data + off, 4);
+		type_len = hdr & 31;
+		switch (type_len) {
+		case 29: /* padding; a null one (delta 0) ends the data */
+			if (!(hdr >> 5))
+				return true;
+			if (size - off < 8)
+				return false;
+			memcpy(&word, data + off + 4, 4);
+			total = 4 + (uint64_t)word;
+			break;
+		case 30: /* time extend */
+		case 31: /* absolute time stamp */
+			total = 8;
+			break;
+		case 0: /* length in the next word, which counts itself */
+			if (size - off < 8)
+				return false;
+			memcpy(&word, data + off + 4, 4);
+			if (word < 4)
+				return false;
+			total = 8 + ((((uint64_t)word - 4) + 3) & ~(uint64_t)3);
+			break;
+		default:
+			total = 4 + (uint64_t)type_len * 4;
+			break;
+		}
+		if (total < 4 || total > size - off)
+			return false;
+		off += total;
+	}
+	return true;
+}
+
+/*
  * Rebuild the kernel sub-buffer of a SUBBUF frame into @it.  Returns 1 with
  * a PAGE item, 0 with a LOST item (a continuation without its start), or
  * -EBADMSG for a malformed frame.
@@ -602,6 +684,8 @@ static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
 		memcpy(&commit, data + 8, 8);
 		data_end = commit & RB_COMMIT_MASK;
 		if (RB_PAGE_HDR_SIZE + data_end > dlen)
+			return -EBADMSG;
+		if (!page_events_fit(data + RB_PAGE_HDR_SIZE, data_end))
 			return -EBADMSG;
 		page_reserve(pg, subbuf + 8);
 		memcpy(pg->buf, data, dlen);
@@ -641,6 +725,10 @@ static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
 		memcpy(pg->buf, &sb.page_ts, 8);
 		memcpy(pg->buf + 8, &sb.commit, 8);
 		memcpy(pg->buf + RB_PAGE_HDR_SIZE + sb.data_start, data, dlen);
+		if (!page_events_fit(pg->buf + RB_PAGE_HDR_SIZE, data_end)) {
+			pg->valid = false;
+			return -EBADMSG;
+		}
 		memset(pg->buf + RB_PAGE_HDR_SIZE + data_end + extra, 0,
 		       subbuf + 8 - RB_PAGE_HDR_SIZE - data_end - extra);
 		if (extra)
