@@ -299,6 +299,79 @@ static void test_crc32c_hw_sw_agree(void **state)
 	free(buf);
 }
 
+/*
+ * The hardware path runs three streams over blocks of 3 x 8192, then
+ * 3 x 256 bytes, and joins them (lib/stream_format.c): check every length
+ * near those edges, at every alignment and from a nonzero CRC, where a
+ * wrong joining constant or an off-by-one block would show.
+ */
+static void test_crc32c_block_edges(void **state)
+{
+	static const size_t edges[] = {
+		3 * 256, 3 * 8192, 3 * 8192 + 3 * 256, 2 * 3 * 8192,
+		2 * 3 * 8192 + 7 * 3 * 256,
+	};
+	size_t size = 2 * 3 * 8192 + 8 * 3 * 256;
+	uint8_t *buf;
+
+	buf = malloc(size);
+	assert_non_null(buf);
+	fill_random(buf, size);
+	for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++) {
+		for (size_t len = edges[e] - 9; len <= edges[e] + 9; len++) {
+			for (size_t align = 0; align < 8; align++) {
+				uint32_t seed = (uint32_t)rng();
+
+				assert_true(align + len <= size);
+				assert_int_equal(rt_crc32c(0, buf + align, len),
+						 crc32c_bitwise(buf + align,
+								len));
+				assert_int_equal(
+					rt_crc32c(seed, buf + align, len),
+					rt_crc32c_sw(seed, buf + align, len));
+			}
+		}
+	}
+	free(buf);
+}
+
+/* Chaining over odd cuts of a large buffer gives the CRC of the whole. */
+static void test_crc32c_chaining_large(void **state)
+{
+	size_t size = 3 * 3 * 8192 + 5 * 3 * 256 + 13;
+	static const size_t cuts[] = {
+		1, 7, 9, 3 * 256 - 1, 3 * 256 + 1, 3 * 8192 - 3, 3 * 8192 + 5,
+		3 * 8192 + 3 * 256 + 11, 2 * 3 * 8192 + 1,
+	};
+	uint32_t whole, c;
+	uint8_t *buf;
+
+	buf = malloc(size);
+	assert_non_null(buf);
+	fill_random(buf, size);
+	whole = crc32c_bitwise(buf, size);
+	assert_int_equal(rt_crc32c(0, buf, size), whole);
+	assert_int_equal(rt_crc32c_sw(0, buf, size), whole);
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		size_t cut = cuts[i];
+
+		c = rt_crc32c(0, buf, cut);
+		assert_int_equal(rt_crc32c(c, buf + cut, size - cut), whole);
+		c = rt_crc32c(0, buf, size - cut);
+		assert_int_equal(rt_crc32c(c, buf + size - cut, cut), whole);
+	}
+	/* many odd pieces, each at a different alignment */
+	c = 0;
+	for (size_t off = 0, piece = 1; off < size; piece = piece * 3 + 2) {
+		size_t n = piece < size - off ? piece : size - off;
+
+		c = rt_crc32c(c, buf + off, n);
+		off += n;
+	}
+	assert_int_equal(c, whole);
+	free(buf);
+}
+
 /* ---- preamble, frame header ---- */
 
 static void test_preamble(void **state)
@@ -1058,6 +1131,8 @@ int main(void)
 		cmocka_unit_test(test_crc32c_vectors),
 		cmocka_unit_test(test_crc32c_chaining),
 		cmocka_unit_test(test_crc32c_hw_sw_agree),
+		cmocka_unit_test(test_crc32c_block_edges),
+		cmocka_unit_test(test_crc32c_chaining_large),
 		cmocka_unit_test(test_preamble),
 		cmocka_unit_test(test_frame_hdr),
 		cmocka_unit_test(test_records_round_trip),
