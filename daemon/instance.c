@@ -19,27 +19,6 @@
 #include "ringtap/log.h"
 #include "ringtapd.h"
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /*
  * Ownership: <run_dir>/<instance>.lock, flock()ed for the daemon's lifetime
  * and holding its pid.  A lock we can take whose file names a pid means a
@@ -53,7 +32,7 @@ static int take_ownership(const struct rt_config *cfg, struct rt_instance *inst,
 	ssize_t n;
 	int r, fd;
 
-	r = mkdir_p(cfg->run_dir, 0755);
+	r = rt_mkdir_p(cfg->run_dir, 0755);
 	if (r < 0) {
 		log_err("cannot create run directory '%s': %s", cfg->run_dir,
 			strerror(-r));

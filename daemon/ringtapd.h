@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ringtap/config.h"
 #include "ringtap/stream_format.h"
@@ -99,6 +100,11 @@ int rt_sink_create(const struct rt_output *out, const struct rt_buf *header,
 		   struct rt_instance *inst, int nr_cpus, const bool *online,
 		   struct rt_sink **ret);
 void rt_sink_free(struct rt_sink *s);
+
+/* Empty @left bytes of a splice pipe (an output could not take them). */
+void rt_drain_pipe(int fd, uint32_t left);
+/* mkdir -p; 0 or -errno. */
+int rt_mkdir_p(const char *path, mode_t mode);
 
 extern const struct rt_sink_ops rt_sink_file_ops;
 extern const struct rt_sink_ops rt_sink_discard_ops;

@@ -2,6 +2,8 @@
 /* Output creation and the discarding output. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,6 +60,42 @@ void rt_sink_free(struct rt_sink *s)
 	free(s);
 }
 
+/* A spliced page that could not be stored must still leave the pipe, or
+ * every later frame would carry an older page. */
+void rt_drain_pipe(int fd, uint32_t left)
+{
+	uint8_t trash[4096];
+
+	while (left) {
+		ssize_t n = read(fd, trash, left < sizeof(trash) ? left : sizeof(trash));
+
+		if (n <= 0)
+			break;
+		left -= n;
+	}
+}
+
+int rt_mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 /*
  * type = discard: drops everything.  It exists to measure the reader's own
  * cost apart from any output's.
@@ -88,14 +126,8 @@ static int discard_write(struct rt_sink *s, int cpu,
 				   left, SPLICE_F_MOVE);
 
 		if (n <= 0) {
-			int r = n < 0 ? -errno : -EIO;
-			uint8_t trash[4096];
-
-			/* empty the pipe anyway: the next page must start clean */
-			while (left && (n = read(ref->pipe_fd, trash,
-						 left < sizeof(trash) ? left : sizeof(trash))) > 0)
-				left -= n;
-			return r;
+			rt_drain_pipe(ref->pipe_fd, left);
+			return n < 0 ? -errno : -EIO;
 		}
 		left -= n;
 	}

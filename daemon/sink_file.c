@@ -56,27 +56,6 @@ struct file_sink {
 
 static const uint8_t zeros[8];
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static void file_path(const struct file_sink *fs, int cpu, uint32_t index,
 		      char *buf, size_t len)
 {
@@ -309,7 +288,7 @@ static int file_open(struct rt_sink *s)
 		cmd = 2 * cmd < 4096 ? 4096 : 2 * cmd;
 		fs->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(cmd) + END_FRAME_SIZE;
 	}
-	r = mkdir_p(fs->dir);
+	r = rt_mkdir_p(fs->dir, 0755);
 	if (!r)
 		r = scan_dir(fs, s->nr_cpus);
 	if (r < 0) {
@@ -352,26 +331,11 @@ static int flush_pending_lost(struct rt_sink *s, struct file_cpu *fc, int cpu)
 	return r;
 }
 
-/* A spliced page that could not be stored must still leave the pipe, or
- * every later frame would carry an older page. */
-static void drain_pipe(int fd, uint32_t left)
-{
-	uint8_t trash[4096];
-
-	while (left) {
-		ssize_t n = read(fd, trash, left < sizeof(trash) ? left : sizeof(trash));
-
-		if (n <= 0)
-			break;
-		left -= n;
-	}
-}
-
 static void count_lost(struct rt_sink *s, struct file_cpu *fc, int cpu,
 		       const struct rt_subbuf_ref *ref, int err, bool drain)
 {
 	if (drain && ref->pipe_fd >= 0)
-		drain_pipe(ref->pipe_fd, ref->pipe_len);
+		rt_drain_pipe(ref->pipe_fd, ref->pipe_len);
 	uint64_t bytes = ref->pipe_fd >= 0 ? ref->pipe_len : ref->sb.data_len;
 
 	fc->pending_events += ref->sb.entries;
@@ -422,7 +386,7 @@ static int write_spliced(struct rt_sink *s, struct file_cpu *fc, int cpu,
 			      1, rt_pad8(hdr.len) - hdr.len);
 	if (r < 0) {
 		/* Cut the file back to its last whole frame. */
-		drain_pipe(ref->pipe_fd, left);
+		rt_drain_pipe(ref->pipe_fd, left);
 		if (ftruncate(fc->fd, start) == 0)
 			lseek(fc->fd, start, SEEK_SET);
 		fc->size = start;
