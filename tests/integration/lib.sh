@@ -33,9 +33,11 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	for i in "${INSTANCES[@]}"; do
-		[ -d "$TRACEFS/instances/$i" ] && rmdir "$TRACEFS/instances/$i" 2>/dev/null
-		[ -d "$TRACEFS/instances/$i" ] && echo "cleanup: could not remove instance $i" >&2
+	# new_instance runs in $(...), a subshell: find its names by prefix.
+	for d in "$TRACEFS/instances/$INSTANCE_PREFIX"* "${INSTANCES[@]/#/$TRACEFS/instances/}"; do
+		[ -d "$d" ] || continue
+		rmdir "$d" 2>/dev/null
+		[ -d "$d" ] && echo "cleanup: could not remove instance $d" >&2
 	done
 	rm -rf "$TMP"
 	exit $rc
@@ -51,11 +53,10 @@ for b in "$RINGTAPD" "$RINGTAP" "$MARKER_WRITER"; do
 	[ -x "$b" ] || fail "missing $b: run make first"
 done
 
-# new_instance: a unique instance name, removed at exit.
+# new_instance: a unique instance name, removed at exit (by its prefix).
+INSTANCE_PREFIX="rttest-$TEST_NAME-$$-"
 new_instance() {
-	local name="rttest-$TEST_NAME-$$-$RANDOM"
-	INSTANCES+=("$name")
-	echo "$name"
+	echo "$INSTANCE_PREFIX$RANDOM"
 }
 
 # write_config FILE INSTANCE OUTDIR [extra [trace] lines...]
