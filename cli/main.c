@@ -11,7 +11,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: ringtap COMMAND [ARGS]\n\n"
 		"Commands:\n"
-		"  report [--stats] FILE|DIR...   print captured events\n"
+		"  report [OPTIONS] FILE|DIR...  print captured events (filters, --stats, --json, --follow)\n"
 		"  convert IN... -o trace.dat     convert to trace.dat (trace-cmd, KernelShark)\n"
 		"  collect                        receive streams (not implemented yet)\n"
 		"  status                         show a running daemon (not implemented yet)\n\n"
