@@ -5,6 +5,7 @@
  * sub-buffers from SUBBUF frames (docs/stream-format.md, "SUBBUF") and
  * reports losses at the place they happened.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +24,8 @@
 #include "ringtap/trace_mmap.h"
 
 #define MAX_CPUS 4096
+/* largest sub-buffer a capture may claim */
+#define RT_SUBBUF_SIZE_MAX (8u << 20)
 
 struct input {
 	char *path;
@@ -45,6 +48,7 @@ struct page {
 
 struct rt_chain {
 	struct rt_capture_reader *cr;
+	uint32_t cpu;	/* the CPU of its files, RT_CPU_NONE: any */
 	struct input **files;
 	size_t nr, cur;
 	struct rt_reader *r;
@@ -100,6 +104,49 @@ static int set_text(struct rt_buf *b, const uint8_t *val, uint32_t len)
 	if (rt_buf_append(b, val, len) < 0 || rt_buf_append(b, "", 1) < 0)
 		return -ENOMEM;
 	b->len--; /* keep the NUL out of len */
+	return 0;
+}
+
+/*
+ * printk_formats lines are `0xADDR : "format"`; libtraceevent parses them
+ * without checking (a line without the colon or with an empty format made
+ * it read out of bounds), so only well-formed lines are kept.
+ */
+static int set_printk_formats(struct rt_buf *b, const uint8_t *val,
+			      uint32_t len, const char *name)
+{
+	const char *p = (const char *)val, *end = p + len;
+	unsigned int dropped = 0;
+
+	b->len = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		const char *eol = nl ? nl : end;
+		const char *q = p, *colon;
+		bool ok;
+
+		ok = eol - q > 2 && q[0] == '0' && q[1] == 'x';
+		for (q += 2; ok && q < eol && isxdigit((unsigned char)*q); q++)
+			;
+		colon = ok ? memchr(q, ':', eol - q) : NULL;
+		ok = colon && colon == q + (q < eol && *q == ' ') &&
+		     eol - colon >= 5 && colon[1] == ' ' && colon[2] == '"' &&
+		     eol[-1] == '"' && !memchr(p, '\0', eol - p);
+		if (ok) {
+			if (rt_buf_append(b, p, eol - p) < 0 ||
+			    rt_buf_append(b, "\n", 1) < 0)
+				return -ENOMEM;
+		} else if (eol > p) {
+			dropped++;
+		}
+		p = eol + 1;
+	}
+	if (dropped)
+		log_warn("%s: %u malformed printk_formats lines ignored", name,
+			 dropped);
+	if (rt_buf_append(b, "", 1) < 0)
+		return -ENOMEM;
+	b->len--;
 	return 0;
 }
 
@@ -202,7 +249,8 @@ static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 		case RT_TAG_PRINTK_FORMATS:
 			if (!first)
 				break;
-			if (set_text(&m->printk_formats, val, len) < 0)
+			if (set_printk_formats(&m->printk_formats, val, len,
+					       name) < 0)
 				return -ENOMEM;
 			tep_parse_printk_formats(m->tep,
 						 (char *)m->printk_formats.data);
@@ -238,10 +286,13 @@ static int meta_finish(struct rt_capture_reader *cr)
 
 	if (cr->meta_ready)
 		return 0;
-	if (!m->subbuf_size || !m->long_size ||
-	    m->subbuf_size < RB_PAGE_HDR_SIZE ||
-	    m->subbuf_size > RT_FRAME_MAX_PAYLOAD) {
-		log_err("capture header lacks a valid sub-buffer or long size");
+	/* The kernel's sub-buffers go up to 1 MiB at most today; a larger
+	 * claim would only make the reader allocate for a hostile file. */
+	if (!m->subbuf_size || m->long_size != 8 ||
+	    m->subbuf_size < RB_PAGE_HDR_SIZE + 8 ||
+	    m->subbuf_size > RT_SUBBUF_SIZE_MAX) {
+		log_err("capture header lacks a valid sub-buffer size (16 bytes .. %u KiB) or long size (8)",
+			RT_SUBBUF_SIZE_MAX / 1024);
 		return -EBADMSG;
 	}
 	tep_set_long_size(m->tep, m->long_size);
@@ -458,6 +509,7 @@ int rt_capture_reader_open(char *const *paths, int nr,
 		} else {
 			ch = &cr->chains[cr->nr_chains++];
 			ch->cr = cr;
+			ch->cpu = order[i]->cpu;
 			ch->pages = calloc(cr->meta.nr_cpus, sizeof(*ch->pages));
 			if (!ch->pages) {
 				r = -ENOMEM;
@@ -797,11 +849,13 @@ bool rt_chain_next(struct rt_chain *ch, struct rt_item *it)
 			ch->r = NULL;
 			continue;
 		}
+		/* A per-CPU file carries its own CPU only: this also bounds the
+		 * sub-buffers a chain keeps to one. */
 		if ((f.hdr.type == RT_FRAME_SUBBUF || f.hdr.type == RT_FRAME_LOST) &&
-		    f.hdr.cpu >= ch->cr->meta.nr_cpus) {
-			chain_warn(ch, "%s: frame at byte %" PRIu64 " is for CPU %u, beyond the capture's %u: skipped",
-				   rt_reader_name(ch->r), f.offset, f.hdr.cpu,
-				   ch->cr->meta.nr_cpus);
+		    (f.hdr.cpu >= ch->cr->meta.nr_cpus ||
+		     (ch->cpu != RT_CPU_NONE && f.hdr.cpu != ch->cpu))) {
+			chain_warn(ch, "%s: frame at byte %" PRIu64 " is for CPU %u, not this file's: skipped",
+				   rt_reader_name(ch->r), f.offset, f.hdr.cpu);
 			continue;
 		}
 		switch (f.hdr.type) {
