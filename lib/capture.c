@@ -280,7 +280,7 @@ static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 	return 0;
 }
 
-static int meta_finish(struct rt_capture_reader *cr)
+static int meta_finish(struct rt_capture_reader *cr, const char *name)
 {
 	struct rt_capture_meta *m = &cr->meta;
 
@@ -291,8 +291,8 @@ static int meta_finish(struct rt_capture_reader *cr)
 	if (!m->subbuf_size || m->long_size != 8 ||
 	    m->subbuf_size < RB_PAGE_HDR_SIZE + 8 ||
 	    m->subbuf_size > RT_SUBBUF_SIZE_MAX) {
-		log_err("capture header lacks a valid sub-buffer size (16 bytes .. %u KiB) or long size (8)",
-			RT_SUBBUF_SIZE_MAX / 1024);
+		log_err("%s: capture header lacks a valid sub-buffer size (24 bytes .. %u KiB) or long size (8)",
+			name, RT_SUBBUF_SIZE_MAX / 1024);
 		return -EBADMSG;
 	}
 	tep_set_long_size(m->tep, m->long_size);
@@ -385,7 +385,7 @@ static int probe_input(struct rt_capture_reader *cr, const char *path,
 	}
 	ret = meta_load(cr, f.payload, f.hdr.len, path);
 	if (!ret)
-		ret = meta_finish(cr);
+		ret = meta_finish(cr, path);
 	if (!ret && !seekable(path)) {
 		in->kept = r;
 		return 0;
@@ -632,8 +632,10 @@ static bool open_next_file(struct rt_chain *ch)
 static void page_reserve(struct page *pg, size_t n)
 {
 	if (pg->cap < n) {
-		pg->cap = n;
-		pg->buf = xrealloc(pg->buf, n);
+		size_t cap = pg->cap * 2 > n ? pg->cap * 2 : n;
+
+		pg->buf = xrealloc(pg->buf, cap);
+		pg->cap = cap;
 	}
 }
 
@@ -739,9 +741,10 @@ static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
 			return -EBADMSG;
 		if (!page_events_fit(data + RB_PAGE_HDR_SIZE, data_end))
 			return -EBADMSG;
-		page_reserve(pg, subbuf + 8);
+		/* only what the page holds: a header may claim a huge size */
+		page_reserve(pg, dlen + 8);
 		memcpy(pg->buf, data, dlen);
-		memset(pg->buf + dlen, 0, subbuf + 8 - dlen);
+		memset(pg->buf + dlen, 0, 8);
 		if (RB_PAGE_HDR_SIZE + data_end + 8 <= dlen)
 			memcpy(&stored, data + RB_PAGE_HDR_SIZE + data_end, 8);
 		pg->len = RB_PAGE_HDR_SIZE + data_end;
@@ -773,7 +776,7 @@ static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
 			};
 			return 0;
 		}
-		page_reserve(pg, subbuf + 8);
+		page_reserve(pg, RB_PAGE_HDR_SIZE + data_end + 8);
 		memcpy(pg->buf, &sb.page_ts, 8);
 		memcpy(pg->buf + 8, &sb.commit, 8);
 		memcpy(pg->buf + RB_PAGE_HDR_SIZE + sb.data_start, data, dlen);
@@ -781,8 +784,8 @@ static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
 			pg->valid = false;
 			return -EBADMSG;
 		}
-		memset(pg->buf + RB_PAGE_HDR_SIZE + data_end + extra, 0,
-		       subbuf + 8 - RB_PAGE_HDR_SIZE - data_end - extra);
+		/* kbuffer may read a stored lost count right after the data */
+		memset(pg->buf + RB_PAGE_HDR_SIZE + data_end + extra, 0, 8 - extra);
 		if (extra)
 			memcpy(&stored, data + carried, 8);
 		it->new_page = sb.emit_from == 0 ||

@@ -6,6 +6,9 @@ pkgs=(
 	build-essential pkg-config
 	libtracefs-dev libtraceevent-dev libinih-dev libcmocka-dev
 	trace-cmd bc
+	# tests/fuzz: clang with its libFuzzer and sanitizer runtimes,
+	# llvm-symbolizer for the stacks, python3 for rtap.py
+	clang libclang-rt-14-dev llvm python3
 )
 missing=()
 for p in "${pkgs[@]}"; do
