@@ -45,7 +45,8 @@ fuzz-build: $(FUZZ_ALL_BINS)
 
 fuzz: $(FUZZ_TARGETS:%=$(F)/%)
 	$(Q)for t in $(FUZZ_TARGETS); do \
-		FUZZ_MAX_LEN=$(FUZZ_MAX_LEN) FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) FUZZ_JOBS=$(FUZZ_JOBS) \
+		FUZZ_MAX_LEN=$(FUZZ_MAX_LEN) FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) \
+		FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_MERGE=1 \
 		tests/fuzz/run-fuzz.sh $(F) $$t $(FUZZ_SECONDS) $(FUZZ_OPTS) || exit 1; \
 	done
 

@@ -53,6 +53,8 @@ static char paths[MAX_FILES][64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	int null;
+
 	/* The reader logs every damaged frame, libtraceevent every format it
 	 * cannot parse: noise at fuzzing speed.  FUZZ_VERBOSE=1 shows them. */
 	if (getenv("FUZZ_VERBOSE")) {
@@ -62,8 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		tep_set_loglevel(TEP_LOG_NONE);
 	}
 	/* cmd_report() prints the events */
-	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (null < 0 || dup2(null, STDOUT_FILENO) < 0) {
 		perror("/dev/null");
 		exit(1);

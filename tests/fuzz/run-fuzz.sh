@@ -6,7 +6,7 @@
 # FUZZ_DIR/corpus/TARGET (tests/fuzz/seeds is read, never written) and
 # crash, leak, timeout and OOM inputs land in FUZZ_DIR/artifacts.
 # Environment: FUZZ_MAX_LEN (300000), FUZZ_TIMEOUT (10 s per input),
-# FUZZ_JOBS (1 process).
+# FUZZ_JOBS (1 process), FUZZ_MERGE (1: minimize the corpus afterwards).
 #
 # The run goes on after a crash, and each crash is run again to read its
 # stack: one inside libtraceevent's event format parser (tep_parse_event) or
@@ -94,11 +94,25 @@ while [ $bad -eq 0 ] && [ $((left = end - SECONDS)) -gt 0 ]; do
 		echo "run-fuzz: $target exited with $rc and left no input" >&2
 		exit 1
 	fi
-	[ ${#fork[@]} -eq 0 ] || break
+	# without a finding, libFuzzer stopped because the time was up
+	[ ${#fork[@]} -eq 0 ] && [ $found -eq 1 ] || break
 done
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{n += $1} END {print n + 0}')
 cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
 echo "$target: $execs executions in $((SECONDS + secs - end)) s, $cov"
+# FUZZ_MERGE=1 (make fuzz): keep only the inputs that add coverage, so that
+# the next run, make check's too, does not spend its time loading the rest.
+if [ "${FUZZ_MERGE:-0}" = 1 ] && [ $bad -eq 0 ]; then
+	c=$dir/corpus/$target
+	rm -rf "$c.merge" && mkdir -p "$c.merge"
+	if "$bin" -merge=1 -max_len="${FUZZ_MAX_LEN:-300000}" \
+		-timeout="${FUZZ_TIMEOUT:-10}" "$c.merge" "$c" >>"$log" 2>&1; then
+		echo "$target: corpus merged from $(ls "$c" | wc -l) to $(ls "$c.merge" | wc -l) inputs"
+		rm -rf "$c" && mv "$c.merge" "$c"
+	else
+		rm -rf "$c.merge"
+	fi
+fi
 if [ $bad -gt 0 ]; then
 	echo "run-fuzz: $target: $bad new input(s) in $arts; reproduce: $bin FILE;" \
 		"keep one as tests/fuzz/crashes/NAME" >&2
