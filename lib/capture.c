@@ -64,6 +64,7 @@ struct rt_capture_reader {
 	int nr_chains;
 	struct rt_cpu_summary *sum;
 	int incomplete;
+	uint32_t *min_size; /* per event id: fixed-field bytes + 1, 0 unknown */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -548,6 +549,7 @@ void rt_capture_reader_close(struct rt_capture_reader *cr)
 	}
 	free(cr->ins);
 	free(cr->sum);
+	free(cr->min_size);
 	rt_buf_free(&cr->meta.header_page);
 	rt_buf_free(&cr->meta.header_event);
 	rt_buf_free(&cr->meta.printk_formats);
@@ -665,7 +667,51 @@ static int64_t page_lost(struct page *pg, uint64_t commit, uint64_t stored,
  * padding length made it loop forever, an oversized event made readers run
  * past the page).  Ring-buffer event header: u32 type_len:5, time_delta:27.
  */
-static bool page_events_fit(const uint8_t *data, uint64_t size)
+/*
+ * Bytes an event's fixed fields need (0: unknown event).  libtraceevent
+ * reads fields at their format offsets whatever the record's size: a
+ * record shorter than that made it read past the page, or allocate 4 GiB
+ * for a zero-size array (found by the fuzzer).  Cached per event id.
+ */
+static uint32_t event_min_size(struct rt_capture_reader *cr, uint16_t id)
+{
+	struct tep_event *ev;
+	uint32_t need = 0;
+
+	if (!cr->min_size) {
+		cr->min_size = calloc(65536, sizeof(*cr->min_size));
+		if (!cr->min_size)
+			return 0;
+	}
+	if (cr->min_size[id])
+		return cr->min_size[id] - 1;
+	ev = tep_find_event(cr->meta.tep, id);
+	for (int pass = 0; ev && pass < 2; pass++) {
+		struct tep_format_field *f = pass ? ev->format.fields :
+						    ev->format.common_fields;
+
+		for (; f; f = f->next)
+			if (f->offset >= 0 && f->size >= 0 &&
+			    (uint32_t)(f->offset + f->size) > need)
+				need = f->offset + f->size;
+	}
+	cr->min_size[id] = need + 1;
+	return need;
+}
+
+static bool event_fits(struct rt_capture_reader *cr, const uint8_t *payload,
+		       uint64_t len)
+{
+	uint16_t id;
+
+	if (len < 2)
+		return len == 0;
+	memcpy(&id, payload, 2);
+	return len >= event_min_size(cr, id);
+}
+
+static bool page_events_fit(struct rt_capture_reader *cr, const uint8_t *data,
+			    uint64_t size)
 {
 	uint64_t off = 0;
 
@@ -697,9 +743,15 @@ static bool page_events_fit(const uint8_t *data, uint64_t size)
 			if (word < 4)
 				return false;
 			total = 8 + ((((uint64_t)word - 4) + 3) & ~(uint64_t)3);
+			if (total <= size - off &&
+			    !event_fits(cr, data + off + 8, (uint64_t)word - 4))
+				return false;
 			break;
 		default:
 			total = 4 + (uint64_t)type_len * 4;
+			if (total <= size - off &&
+			    !event_fits(cr, data + off + 4, (uint64_t)type_len * 4))
+				return false;
 			break;
 		}
 		if (total < 4 || total > size - off)
@@ -739,7 +791,7 @@ static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
 		data_end = commit & RB_COMMIT_MASK;
 		if (RB_PAGE_HDR_SIZE + data_end > dlen)
 			return -EBADMSG;
-		if (!page_events_fit(data + RB_PAGE_HDR_SIZE, data_end))
+		if (!page_events_fit(ch->cr, data + RB_PAGE_HDR_SIZE, data_end))
 			return -EBADMSG;
 		/* only what the page holds: a header may claim a huge size */
 		page_reserve(pg, dlen + 8);
@@ -780,7 +832,7 @@ static int load_subbuf(struct rt_chain *ch, const struct rt_frame *f,
 		memcpy(pg->buf, &sb.page_ts, 8);
 		memcpy(pg->buf + 8, &sb.commit, 8);
 		memcpy(pg->buf + RB_PAGE_HDR_SIZE + sb.data_start, data, dlen);
-		if (!page_events_fit(pg->buf + RB_PAGE_HDR_SIZE, data_end)) {
+		if (!page_events_fit(ch->cr, pg->buf + RB_PAGE_HDR_SIZE, data_end)) {
 			pg->valid = false;
 			return -EBADMSG;
 		}
