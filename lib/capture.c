@@ -690,10 +690,16 @@ static uint32_t event_min_size(struct rt_capture_reader *cr, uint16_t id)
 		struct tep_format_field *f = pass ? ev->format.fields :
 						    ev->format.common_fields;
 
-		for (; f; f = f->next)
-			if (f->offset >= 0 && f->size >= 0 &&
-			    (uint32_t)(f->offset + f->size) > need)
-				need = f->offset + f->size;
+		for (; f; f = f->next) {
+			uint64_t end = (uint64_t)(f->offset < 0 ? 0 : f->offset) +
+				       (uint64_t)(f->size < 0 ? 0 : f->size);
+
+			/* a format no record can satisfy: refuse them all */
+			if (end > UINT32_MAX - 2)
+				end = UINT32_MAX - 2;
+			if (end > need)
+				need = end;
+		}
 	}
 	cr->min_size[id] = need + 1;
 	return need;
