@@ -6,6 +6,10 @@ pkgs=(
 	build-essential pkg-config
 	libtracefs-dev libtraceevent-dev libinih-dev libcmocka-dev
 	trace-cmd bc
+	# the service (issue 7): sd_notify/journal, a real systemd in a
+	# container for the tests, and the Debian package tools for make deb
+	libsystemd-dev systemd-container
+	debhelper dpkg-dev fakeroot lintian
 	# tests/fuzz: clang with its libFuzzer and sanitizer runtimes,
 	# llvm-symbolizer for the stacks, python3 for rtap.py
 	clang libclang-rt-14-dev llvm python3
