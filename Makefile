@@ -20,7 +20,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 B := build
-PKGS := libtracefs libtraceevent inih
+PKGS := libtracefs libtraceevent inih libsystemd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka)
@@ -117,6 +117,7 @@ unit: $(UNIT_BINS)
 
 bench: all
 	$(Q)bench/run-bench.sh $(B)
+	$(Q)bench/run-decode-bench.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
@@ -129,6 +130,9 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# The Debian package (packaging/deb.mk): make deb.
+-include packaging/deb.mk
 
 # Fuzzing (tests/fuzz/fuzz.mk): make fuzz, and a bounded run in make check.
 -include tests/fuzz/fuzz.mk
