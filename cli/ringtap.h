@@ -4,5 +4,6 @@
 
 int cmd_report(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

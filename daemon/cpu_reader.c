@@ -178,6 +178,14 @@ int rt_capture_open_readers(struct rt_capture *cap)
 {
 	int nr_mapped = 0, nr_online = 0, r;
 
+	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	/* a reload must not wait behind readers that never all let go */
+	pthread_rwlockattr_setkind_np(&attr,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&cap->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	cap->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	cap->fail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (cap->stop_fd < 0 || cap->fail_fd < 0)
@@ -229,6 +237,7 @@ void rt_capture_close_readers(struct rt_capture *cap)
 	}
 	free(cap->readers);
 	cap->readers = NULL;
+	pthread_rwlock_destroy(&cap->lock);
 	if (cap->stop_fd >= 0)
 		close(cap->stop_fd);
 	cap->stop_fd = -1;
@@ -317,6 +326,9 @@ static int drain_mapped(struct rt_cpu_reader *rd)
 		rd->cur_id = id;
 		rd->cur_read = rdpos;
 		rd->have_page = true;
+		/* the rest stays in the ring buffer until after the pause */
+		if (atomic_load_explicit(&rd->cap->pausing, memory_order_relaxed))
+			return 0;
 	}
 }
 
@@ -376,22 +388,56 @@ static int drain_read(struct rt_cpu_reader *rd, bool partial)
 {
 	int r;
 
+	atomic_bool *pausing = &rd->cap->pausing;
+
 	if (can_splice(rd->cap)) {
-		while ((r = splice_one(rd)) > 0)
+		while ((r = splice_one(rd)) > 0 &&
+		       !atomic_load_explicit(pausing, memory_order_relaxed))
 			;
 		if (r < 0)
 			return r;
-		if (!partial)
+		if (!partial || atomic_load(pausing))
 			return 0;
 	}
-	while ((r = read_one(rd)) > 0)
+	while ((r = read_one(rd)) > 0 &&
+	       !atomic_load_explicit(pausing, memory_order_relaxed))
 		;
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static int drain(struct rt_cpu_reader *rd, bool partial)
 {
 	return rd->mapped ? drain_mapped(rd) : drain_read(rd, partial);
+}
+
+void rt_capture_pause(struct rt_capture *cap)
+{
+	atomic_store(&cap->pausing, true);
+	pthread_rwlock_wrlock(&cap->lock);
+}
+
+void rt_capture_resume(struct rt_capture *cap)
+{
+	atomic_store(&cap->pausing, false);
+	pthread_rwlock_unlock(&cap->lock);
+}
+
+void rt_capture_cpu_snapshot(struct rt_capture *cap, int cpu,
+			     struct rt_cpu_stats *st)
+{
+	struct rt_cpu_reader *rd = &cap->readers[cpu];
+	struct rt_cpu_stats k = { 0 };
+
+	*st = rd->st;
+	if (rd->mapped) {
+		st->lost = rd->meta->overrun - rd->first_overrun;
+	} else if (rt_instance_cpu_stats(cap->inst, cpu, &k) == 0) {
+		st->lost = k.lost;
+		st->events = k.events;
+	}
+	st->lost_sink = 0;
+	for (size_t i = 0; i < cap->nr_sinks; i++)
+		st->lost_sink += cap->sinks[i]->lost_events[cpu];
 }
 
 static void final_stats(struct rt_cpu_reader *rd)
@@ -432,6 +478,7 @@ static void *reader_thread(void *arg)
 	while (!atomic_load(&cap->stopping)) {
 		int n = poll(pfd, 2, timeout);
 
+		atomic_fetch_add_explicit(&rd->beats, 1, memory_order_relaxed);
 		if (n < 0 && errno != EINTR) {
 			r = -errno;
 			log_err("cpu %d: poll: %m", rd->cpu);
@@ -440,11 +487,15 @@ static void *reader_thread(void *arg)
 		if (pfd[1].revents)
 			break;
 		/* Woken by the watermark: full pages; by the timer: flush. */
+		pthread_rwlock_rdlock(&cap->lock);
 		r = drain(rd, n == 0);
+		timeout = cap->cfg->flush_interval_ms; /* a reload may change it */
+		pthread_rwlock_unlock(&cap->lock);
 		if (r < 0)
 			break;
 	}
 	/* Tracing is off by now: take whatever is left. */
+	pthread_rwlock_rdlock(&cap->lock);
 	if (r >= 0)
 		r = drain(rd, true);
 	if (r < 0) {
@@ -460,6 +511,7 @@ static void *reader_thread(void *arg)
 	final_stats(rd);
 	for (size_t i = 0; i < cap->nr_sinks; i++)
 		cap->sinks[i]->ops->close_cpu(cap->sinks[i], rd->cpu, &rd->st);
+	pthread_rwlock_unlock(&cap->lock);
 	return NULL;
 }
 

@@ -413,3 +413,186 @@ int rt_instance_cpu_stats(struct rt_instance *inst, int cpu,
 	free(text);
 	return 0;
 }
+
+/* ---- live reload ---- */
+
+/* "system/event" of every event @cfg selects, "*" expanded. */
+static int expand_events(const struct rt_config *cfg, struct rt_instance *inst,
+			 char ***ret, size_t *ret_n)
+{
+	char **set = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->nr_events; i++) {
+		const struct rt_event_sel *ev = &cfg->events[i];
+		char **names = NULL, *one[2] = { ev->event, NULL };
+
+		/* always recorded, nothing to switch */
+		if (!strcmp(ev->system, "ftrace"))
+			continue;
+		if (!strcmp(ev->event, "*")) {
+			names = tracefs_system_events(inst->dir, ev->system);
+			if (!names)
+				continue;
+		}
+		for (char **e = names ? names : one; *e; e++) {
+			char **grown = realloc(set, (n + 1) * sizeof(*set));
+
+			if (!grown || asprintf(&grown[n], "%s/%s", ev->system,
+					       *e) < 0) {
+				set = grown ? grown : set;
+				for (size_t k = 0; k < n; k++)
+					free(set[k]);
+				free(set);
+				tracefs_list_free(names);
+				return -ENOMEM;
+			}
+			set = grown;
+			n++;
+		}
+		tracefs_list_free(names);
+	}
+	*ret = set;
+	*ret_n = n;
+	return 0;
+}
+
+static bool in_set(char **set, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(set[i], name))
+			return true;
+	return false;
+}
+
+static void free_set(char **set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(set[i]);
+	free(set);
+}
+
+static const struct rt_event_opts *find_opts(const struct rt_config *cfg,
+					     const char *system,
+					     const char *event)
+{
+	for (size_t i = 0; i < cfg->nr_event_opts; i++)
+		if (!strcmp(cfg->event_opts[i].system, system) &&
+		    !strcmp(cfg->event_opts[i].event, event))
+			return &cfg->event_opts[i];
+	return NULL;
+}
+
+static int clear_filter(struct rt_instance *inst, const struct rt_event_opts *eo)
+{
+	char *file;
+	int r;
+
+	if (!strcmp(eo->event, "*"))
+		r = asprintf(&file, "events/%s/filter", eo->system);
+	else
+		r = asprintf(&file, "events/%s/%s/filter", eo->system, eo->event);
+	if (r < 0)
+		return -ENOMEM;
+	r = inst_write(inst, file, "0");
+	free(file);
+	return r;
+}
+
+int rt_instance_apply_events(const struct rt_config *old,
+			     const struct rt_config *new,
+			     struct rt_instance *inst)
+{
+	char **was = NULL, **will = NULL;
+	size_t nwas = 0, nwill = 0;
+	int r;
+
+	/* Everything the kernel may refuse first, before anything changes
+	 * for the events that stay: the names, then the new filters. */
+	for (size_t i = 0; i < new->nr_events; i++)
+		if (!event_exists(inst, new->events[i].system,
+				  new->events[i].event)) {
+			log_err("%s:%d: unknown event '%s:%s' (not in %s/events)",
+				new->path, new->events[i].line,
+				new->events[i].system, new->events[i].event,
+				inst->dir);
+			return -ENOENT;
+		}
+	for (size_t i = 0; i < new->nr_event_opts; i++) {
+		const struct rt_event_opts *eo = &new->event_opts[i];
+		const struct rt_event_opts *prev =
+			find_opts(old, eo->system, eo->event);
+
+		if (prev && prev->filter && eo->filter &&
+		    !strcmp(prev->filter, eo->filter))
+			continue;
+		if (eo->filter)
+			r = set_filter(new, inst, eo);
+		else
+			r = prev && prev->filter ? clear_filter(inst, eo) : 0;
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < old->nr_event_opts; i++) {
+		const struct rt_event_opts *eo = &old->event_opts[i];
+
+		if (eo->filter && !find_opts(new, eo->system, eo->event)) {
+			r = clear_filter(inst, eo);
+			if (r < 0)
+				log_warn("cannot remove the filter of '%s:%s': %s",
+					 eo->system, eo->event, strerror(-r));
+		}
+	}
+	r = expand_events(old, inst, &was, &nwas);
+	if (!r)
+		r = expand_events(new, inst, &will, &nwill);
+	/* switched one by one: an event in both sets is never off */
+	for (size_t i = 0; !r && i < nwill; i++) {
+		char file[600];
+
+		if (in_set(was, nwas, will[i]))
+			continue;
+		snprintf(file, sizeof(file), "events/%s/enable", will[i]);
+		r = inst_write(inst, file, "1");
+		if (r < 0)
+			log_err("%s: cannot enable event '%s': %s", new->path,
+				will[i], strerror(-r));
+		else
+			log_info("reload: event %s enabled", will[i]);
+	}
+	for (size_t i = 0; !r && i < nwas; i++) {
+		char file[600];
+
+		if (in_set(will, nwill, was[i]))
+			continue;
+		snprintf(file, sizeof(file), "events/%s/enable", was[i]);
+		r = inst_write(inst, file, "0");
+		if (r < 0)
+			log_err("cannot disable event '%s': %s", was[i],
+				strerror(-r));
+		else
+			log_info("reload: event %s disabled", was[i]);
+	}
+	free_set(was, nwas);
+	free_set(will, nwill);
+	return r;
+}
+
+/* --check-config and reloads: let the kernel judge events, filters, clock
+ * and sizes on a throwaway instance. */
+int rt_instance_check_config(struct rt_config *cfg)
+{
+	struct rt_instance inst;
+	char *name, *orig = cfg->instance;
+	int r;
+
+	if (asprintf(&name, "%s-check-%ld", cfg->instance, (long)getpid()) < 0)
+		return -ENOMEM;
+	cfg->instance = name;
+	r = rt_instance_setup(cfg, &inst);
+	if (!r)
+		rt_instance_teardown(&inst);
+	cfg->instance = orig;
+	free(name);
+	return r;
+}

@@ -135,10 +135,69 @@ static int add_identity(struct rt_buf *b)
 	return r;
 }
 
+/* @system/@event's format unless it is in @done already. */
+static int add_format_once(struct rt_buf *b, const char *system,
+			   const char *event, char ***done, size_t *nr_done)
+{
+	char *key, **grown;
+
+	if (asprintf(&key, "%s/%s", system, event) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < *nr_done; k++)
+		if (!strcmp((*done)[k], key)) {
+			free(key);
+			return 0;
+		}
+	grown = realloc(*done, (*nr_done + 1) * sizeof(**done));
+	if (!grown) {
+		free(key);
+		return -ENOMEM;
+	}
+	*done = grown;
+	(*done)[(*nr_done)++] = key;
+	return add_event_format(b, system, event);
+}
+
+/* Formats of @cfg's selected events, each once over all calls. */
+static int add_selected_formats(struct rt_buf *b, const struct rt_config *cfg,
+				char ***done, size_t *nr_done)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < cfg->nr_events && !r; i++) {
+		const struct rt_event_sel *ev = &cfg->events[i];
+		char **events;
+
+		if (!strcmp(ev->system, "ftrace"))
+			continue;
+		if (strcmp(ev->event, "*")) {
+			r = add_format_once(b, ev->system, ev->event, done,
+					    nr_done);
+			continue;
+		}
+		events = tracefs_system_events(NULL, ev->system);
+		for (char **e = events; e && *e && !r; e++)
+			r = add_format_once(b, ev->system, *e, done, nr_done);
+		tracefs_list_free(events);
+	}
+	return r;
+}
+
 int rt_metadata_build(const struct rt_config *cfg, struct rt_instance *inst,
 		      uint32_t subbuf_size, int nr_cpus, const char *mode,
 		      struct rt_buf *b)
 {
+	return rt_metadata_build2(cfg, NULL, inst, subbuf_size, nr_cpus, mode,
+				  b);
+}
+
+int rt_metadata_build2(const struct rt_config *cfg,
+		       const struct rt_config *prev, struct rt_instance *inst,
+		       uint32_t subbuf_size, int nr_cpus, const char *mode,
+		       struct rt_buf *b)
+{
+	char **done = NULL;
+	size_t nr_done = 0;
 	char events[4096] = "";
 	bool known;
 	clockid_t cid = trace_clock_id(cfg->clock, &known);
@@ -186,16 +245,13 @@ int rt_metadata_build(const struct rt_config *cfg, struct rt_instance *inst,
 	/* ftrace's own events (print = trace_marker, bprint, ...) always. */
 	if (!r)
 		r = add_system_formats(b, "ftrace");
-	for (size_t i = 0; i < cfg->nr_events && !r; i++) {
-		const struct rt_event_sel *ev = &cfg->events[i];
-
-		if (!strcmp(ev->system, "ftrace"))
-			continue;
-		if (!strcmp(ev->event, "*"))
-			r = add_system_formats(b, ev->system);
-		else
-			r = add_event_format(b, ev->system, ev->event);
-	}
+	if (!r)
+		r = add_selected_formats(b, cfg, &done, &nr_done);
+	if (!r && prev)
+		r = add_selected_formats(b, prev, &done, &nr_done);
+	for (size_t k = 0; k < nr_done; k++)
+		free(done[k]);
+	free(done);
 	return r;
 }
 

@@ -54,6 +54,12 @@ int rt_instance_cpu_stats(struct rt_instance *inst, int cpu,
 int rt_metadata_build(const struct rt_config *cfg, struct rt_instance *inst,
 		      uint32_t subbuf_size, int nr_cpus, const char *mode,
 		      struct rt_buf *out);
+/* The same for a reload: formats of @prev's events too, since its events
+ * may still be in the buffers when the new files start. */
+int rt_metadata_build2(const struct rt_config *cfg,
+		       const struct rt_config *prev, struct rt_instance *inst,
+		       uint32_t subbuf_size, int nr_cpus, const char *mode,
+		       struct rt_buf *out);
 /* saved_cmdlines as a METADATA payload. */
 int rt_metadata_cmdlines(struct rt_instance *inst, struct rt_buf *out);
 
@@ -80,6 +86,13 @@ struct rt_sink_ops {
 	int (*close_cpu)(struct rt_sink *s, int cpu,
 			 const struct rt_cpu_stats *st);
 	void (*free)(struct rt_sink *s);
+	/* Live reload: finish every CPU's current file and go on in a new
+	 * one that starts with s->header (the readers are paused).
+	 * NULL: the output keeps no per-file header. */
+	int (*restart)(struct rt_sink *s);
+	/* For `ringtap status`: "ok", "failing", ...; @detail gets a short
+	 * human description (may stay empty). */
+	const char *(*state)(struct rt_sink *s, char *detail, size_t len);
 	bool can_splice; /* accepts pipe_fd refs */
 };
 
@@ -131,8 +144,11 @@ struct rt_cpu_reader {
 	/* read/splice reader */
 	int pipe[2];
 	uint8_t *buf;
-	/* statistics, updated by the reader thread */
+	/* statistics, updated by the reader thread under the capture's
+	 * read lock; others read them holding the write lock */
 	struct rt_cpu_stats st;
+	/* bumped by the thread on every turn of its loop: the watchdog */
+	atomic_uint_fast64_t beats;
 	pthread_t thread;
 	bool started;
 	int error; /* first fatal error of the thread, -errno */
@@ -152,6 +168,14 @@ struct rt_capture {
 	atomic_bool stopping;
 	atomic_int failed;
 	const char *mode; /* "mmap", "read" or "mixed" */
+	/*
+	 * Reader threads drain holding it for reading; the main thread takes
+	 * it for writing (rt_capture_pause) to swap outputs on a reload and
+	 * to read consistent statistics.  It prefers writers, and `pausing`
+	 * makes a drain return after the sub-buffer at hand.
+	 */
+	pthread_rwlock_t lock;
+	atomic_bool pausing;
 };
 
 /* Online CPUs from /sys/devices/system/cpu/online. */
@@ -162,5 +186,61 @@ int rt_capture_start(struct rt_capture *cap);
 /* Ask the threads to drain and stop, wait for them, close outputs. */
 int rt_capture_stop(struct rt_capture *cap);
 void rt_capture_close_readers(struct rt_capture *cap);
+/* Hold every reader between two sub-buffers (they keep nothing in
+ * flight), and let them go again.  The ring buffers go on filling. */
+void rt_capture_pause(struct rt_capture *cap);
+void rt_capture_resume(struct rt_capture *cap);
+/* Statistics of one CPU as they stand (losses read live); call paused. */
+void rt_capture_cpu_snapshot(struct rt_capture *cap, int cpu,
+			     struct rt_cpu_stats *st);
+
+/* ---- instance.c, live reload ---- */
+
+/* Set @cfg up on a throwaway instance and remove it: what the kernel
+ * refuses is logged naming the config line. */
+int rt_instance_check_config(struct rt_config *cfg);
+
+/*
+ * Move the instance from @old's event selection and filters to @new's:
+ * filters first, then events enabled and disabled one by one, so that an
+ * event selected by both (even through a different glob) never stops.
+ */
+int rt_instance_apply_events(const struct rt_config *old,
+			     const struct rt_config *new,
+			     struct rt_instance *inst);
+
+/* ---- main.c / control.c / reload.c: the running daemon ---- */
+
+struct rt_daemon {
+	const char *config_path;
+	struct rt_config *cfg; /* in force; replaced by a reload */
+	struct rt_instance inst;
+	struct rt_capture cap;
+	struct rt_buf *header; /* HEADER records of the files being written */
+	uint64_t start_ms;     /* CLOCK_MONOTONIC */
+	int64_t start_realtime;
+	const char *state;     /* "starting", "running", "reloading", "stopping" */
+	unsigned int reloads, reload_failures;
+	char last_reload[RT_CONFIG_ERR_MAX + 128];
+	/* control socket */
+	int ctl_fd;
+	char *ctl_path;
+};
+
+/* The control socket <run_dir>/<instance>.sock (mode 0600). */
+int rt_control_open(struct rt_daemon *d);
+/* Serve one connection waiting on the socket. */
+void rt_control_serve(struct rt_daemon *d);
+void rt_control_close(struct rt_daemon *d);
+/* Events and losses over all CPUs (paused). */
+void rt_daemon_totals(struct rt_daemon *d, uint64_t *events, uint64_t *lost,
+		      uint64_t *lost_sink);
+
+/*
+ * SIGHUP: load the config again and apply it without stopping the
+ * capture.  0 when the new config is in force; otherwise the old one goes
+ * on and the reason is logged.
+ */
+int rt_reload(struct rt_daemon *d);
 
 #endif

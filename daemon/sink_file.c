@@ -505,11 +505,55 @@ static void file_free(struct rt_sink *s)
 	free(fs);
 }
 
+/* Reload: every CPU goes on in a new file with the new HEADER. */
+static int file_restart(struct rt_sink *s)
+{
+	struct file_sink *fs = s->priv;
+	int ret = 0;
+
+	for (int c = 0; c < s->nr_cpus; c++) {
+		int r;
+
+		if (!s->online[c])
+			continue;
+		if (fs->cpus[c].fd < 0) {
+			/* failing already: file_write() retries */
+			continue;
+		}
+		r = rotate(s, c);
+		if (r < 0) {
+			log_err("output '%s': cpu %d: cannot start a new file: %s",
+				s->out->name, c, strerror(-r));
+			ret = ret ? ret : r;
+		}
+	}
+	return ret;
+}
+
+static const char *file_state(struct rt_sink *s, char *detail, size_t len)
+{
+	struct file_sink *fs = s->priv;
+	bool failing = false;
+	uint64_t files = 0;
+
+	for (int c = 0; c < s->nr_cpus; c++) {
+		if (!s->online[c])
+			continue;
+		failing |= fs->cpus[c].failing || fs->cpus[c].fd < 0;
+		files += fs->cpus[c].index - fs->cpus[c].oldest + 1;
+	}
+	snprintf(detail, len, "%s (%llu files)", fs->dir,
+		 (unsigned long long)files);
+	return failing ? "failing" : "ok";
+}
+
 const struct rt_sink_ops rt_sink_file_ops = {
 	.type = "file",
 	.open = file_open,
 	.write_subbuf = file_write,
 	.close_cpu = file_close_cpu,
 	.free = file_free,
+	.restart = file_restart,
+	.state = file_state,
 	.can_splice = true,
 };
