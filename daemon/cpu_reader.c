@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ringtap/log.h"
@@ -545,8 +546,18 @@ int rt_capture_stop(struct rt_capture *cap)
 	for (int cpu = 0; cpu < cap->nr_cpus; cpu++) {
 		struct rt_cpu_reader *rd = &cap->readers[cpu];
 
-		if (rd->started)
+		struct timespec ts;
+
+		if (!rd->started)
+			continue;
+		/* A stop that takes long says why, while it happens. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 5;
+		if (pthread_timedjoin_np(rd->thread, NULL, &ts) == ETIMEDOUT) {
+			log_warn("cpu %d: still draining its buffer and finishing its files after 5 s (%llu bytes read so far): slow or stuck output?",
+				 cpu, (unsigned long long)__atomic_load_n(&rd->st.bytes, __ATOMIC_RELAXED));
 			pthread_join(rd->thread, NULL);
+		}
 		rd->started = false;
 	}
 	return atomic_load(&cap->failed);
