@@ -14,7 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <event-parse.h>
 #include <trace-seq.h>
@@ -66,6 +71,13 @@ struct rt_capture_reader {
 	int incomplete;
 	uint32_t *min_size; /* per event id: fixed-field bytes + 1, 0 unknown */
 };
+
+static enum rt_format_check format_check = RT_FORMAT_CHECK_CHILD;
+
+void rt_capture_set_format_check(enum rt_format_check how)
+{
+	format_check = how;
+}
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -159,10 +171,509 @@ static void copy_str(char *dst, size_t size, const uint8_t *val, uint32_t len)
 	dst[n] = '\0';
 }
 
-static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
-		     size_t size, const char *name)
+/* ---- event formats ---- */
+
+/*
+ * Hostile event format text.  A capture header carries the kernel's format
+ * text, and libtraceevent (1.7.1 in Debian 12, upstream up to 1.8.4 at
+ * least) crashes on some of it: a NULL token in array brackets, a
+ * __print_flags() of a field that does not exist, a division by zero in a
+ * constant expression (all while parsing), and a division or modulo by
+ * zero while printing when the print fmt divides by a field.
+ *
+ * Printing is handled by looking at the parsed print fmt (the public
+ * struct tep_print_arg tree) before any event is printed: an event whose
+ * print fmt divides by anything but a nonzero constant gets
+ * TEP_EVENT_FL_PRINTRAW, so that tep_print_event() prints its fields raw
+ * and never evaluates that arithmetic (print_args_safe()).
+ *
+ * Parsing cannot be made safe that way: libtraceevent cannot be asked to
+ * check a format without parsing it, and the crashes are deep inside its
+ * recursive-descent parser, on paths a fuzzer keeps finding new ones of.
+ * A hand-written validator would have to re-implement that parser to be
+ * sure, and would still miss the next bug.  So the formats are first
+ * parsed in a forked child (check_in_child()), with the parent's tep state
+ * as it is at that point; the child reports each format's index before
+ * parsing it, so when it dies (signal, sanitizer exit, or no answer within
+ * RT_FORMAT_PARSE_SECONDS) the parent knows which format did it, leaves
+ * that one out, and forks again for the rest.  Only formats the child got
+ * through are parsed in the reader's own process.  The cost is one fork per
+ * capture opened, plus one per crashing format; verdicts are cached per
+ * process (by full text) so that `report --follow`, which reopens the
+ * capture at every flush, and the fuzzer do not fork again for formats
+ * already judged, nor warn twice.  rt_capture_set_format_check() turns the
+ * child off (in-process parse, crashes included: for reproducing them).
+ */
+#define RT_FORMAT_PARSE_SECONDS 5
+#define FMT_CACHE_MAX_ENTRIES 4096
+#define FMT_CACHE_MAX_BYTES (16u << 20)
+
+struct format {
+	const char *sys;
+	const char *text;
+	uint32_t len;
+	uint64_t at; /* file byte of its record */
+	int bad;     /* 0 parses, else how the child died (wait status) */
+};
+
+struct fmt_verdict {
+	uint32_t crc, len;
+	char *key; /* "sys\0text" */
+	int bad;
+	bool warned;
+};
+
+static struct {
+	struct fmt_verdict *v;
+	size_t nr, cap;
+	size_t bytes;
+} fmt_cache;
+
+static uint32_t fmt_crc(const struct format *f)
+{
+	return rt_crc32c(rt_crc32c(0, f->sys, strlen(f->sys) + 1), f->text,
+			 f->len);
+}
+
+static struct fmt_verdict *fmt_cache_find(const struct format *f)
+{
+	size_t sl = strlen(f->sys) + 1;
+	uint32_t crc = fmt_crc(f);
+
+	for (size_t i = 0; i < fmt_cache.nr; i++) {
+		struct fmt_verdict *v = &fmt_cache.v[i];
+
+		if (v->crc == crc && v->len == sl + f->len &&
+		    !memcmp(v->key, f->sys, sl) &&
+		    !memcmp(v->key + sl, f->text, f->len))
+			return v;
+	}
+	return NULL;
+}
+
+static struct fmt_verdict *fmt_cache_add(const struct format *f, int bad)
+{
+	size_t sl = strlen(f->sys) + 1;
+	struct fmt_verdict *v;
+
+	if (fmt_cache.nr >= FMT_CACHE_MAX_ENTRIES ||
+	    fmt_cache.bytes + sl + f->len > FMT_CACHE_MAX_BYTES) {
+		/* bounded: start over (only costs forks and warnings again) */
+		for (size_t i = 0; i < fmt_cache.nr; i++)
+			free(fmt_cache.v[i].key);
+		free(fmt_cache.v);
+		memset(&fmt_cache, 0, sizeof(fmt_cache));
+	}
+	if (fmt_cache.nr == fmt_cache.cap) {
+		fmt_cache.cap = fmt_cache.cap ? 2 * fmt_cache.cap : 64;
+		fmt_cache.v = xrealloc(fmt_cache.v,
+				       fmt_cache.cap * sizeof(*fmt_cache.v));
+	}
+	v = &fmt_cache.v[fmt_cache.nr];
+	*v = (struct fmt_verdict){ .crc = fmt_crc(f), .len = sl + f->len,
+				   .bad = bad };
+	v->key = xrealloc(NULL, sl + f->len);
+	memcpy(v->key, f->sys, sl);
+	memcpy(v->key + sl, f->text, f->len);
+	fmt_cache.nr++;
+	fmt_cache.bytes += sl + f->len;
+	return v;
+}
+
+/* "name" and "ID" lines of a format text, for messages: printable only */
+static void format_ident(const struct format *f, char *name, size_t nsize,
+			 char *id, size_t isize)
+{
+	const char *p = f->text, *end = f->text + f->len;
+
+	snprintf(name, nsize, "?");
+	snprintf(id, isize, "?");
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p), *eol = nl ? nl : end;
+		char *dst = NULL;
+		size_t size = 0, n = 0;
+
+		while (p < eol && (*p == ' ' || *p == '\t'))
+			p++;
+		if (eol - p > 5 && !memcmp(p, "name:", 5)) {
+			dst = name, size = nsize, p += 5;
+		} else if (eol - p > 3 && !memcmp(p, "ID:", 3)) {
+			dst = id, size = isize, p += 3;
+		}
+		while (dst && p < eol && *p == ' ')
+			p++;
+		for (; dst && p < eol && n + 1 < size; p++)
+			dst[n++] = isgraph((unsigned char)*p) ? *p : '?';
+		if (dst && n)
+			dst[n] = '\0';
+		p = eol + 1;
+	}
+}
+
+static void describe_status(int status, char *buf, size_t size)
+{
+	if (status == -1)
+		snprintf(buf, size, "no result within %d s",
+			 RT_FORMAT_PARSE_SECONDS);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		snprintf(buf, size, "no result within %d s",
+			 RT_FORMAT_PARSE_SECONDS);
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "signal %d, %s", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status))
+		snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+	else
+		snprintf(buf, size, "wait status %#x", status);
+}
+
+/* In the child: die of whatever libtraceevent does, quietly, soon. */
+static void child_setup(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+				    SIGTRAP, SIGSYS, SIGALRM, SIGXCPU };
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t set;
+	int fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_DUMPABLE, 0); /* no core dump per crashing format */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&set, sigs[i]);
+	}
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* the parent logs what matters; sanitizer reports of a crash go too */
+	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+}
+
+/*
+ * Parse formats @f (those with todo[i]) in children until one gets through
+ * them all; each format a child died on gets its wait status in f[i].bad.
+ * Returns 0, or a negative errno when no child could be run.
+ */
+static int check_in_child(struct tep_handle *tep, struct format *f,
+			  const bool *todo, size_t n)
+{
+	for (size_t attempt = 0; attempt <= n; attempt++) {
+		uint32_t idx, last = UINT32_MAX;
+		bool done = false;
+		int p[2], status = 0;
+		pid_t pid;
+
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return -errno;
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		if (pid < 0) {
+			int e = errno;
+
+			close(p[0]);
+			close(p[1]);
+			return -e;
+		}
+		if (pid == 0) {
+			close(p[0]);
+			child_setup();
+			for (size_t i = 0; i < n; i++) {
+				if (!todo[i] || f[i].bad)
+					continue;
+				idx = i;
+				if (write(p[1], &idx, 4) != 4)
+					_exit(2);
+				alarm(RT_FORMAT_PARSE_SECONDS);
+				tep_parse_event(tep, f[i].text, f[i].len, f[i].sys);
+			}
+			idx = UINT32_MAX - 1; /* all done */
+			_exit(write(p[1], &idx, 4) == 4 ? 0 : 2);
+		}
+		close(p[1]);
+		for (;;) {
+			ssize_t got = read(p[0], &idx, 4);
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got != 4)
+				break;
+			if (idx == UINT32_MAX - 1)
+				done = true;
+			else if (idx < n)
+				last = idx;
+		}
+		close(p[0]);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (done)
+			return 0;
+		if (last == UINT32_MAX) /* died before its first format */
+			return -ECHILD;
+		f[last].bad = status ? status : -1;
+	}
+	return 0;
+}
+
+/* A divisor libtraceevent's eval_num_arg() cannot see as 0: a numeric
+ * atom (strtoull, as it reads them) that is nonzero, also once a typecast
+ * truncates it (the low byte survives every cast). */
+static bool nonzero_constant(const struct tep_print_arg *a)
+{
+	bool cast = false;
+
+	for (; a && a->type == TEP_PRINT_TYPE; a = a->typecast.item)
+		cast = true;
+	if (!a || a->type != TEP_PRINT_ATOM || !a->atom.atom)
+		return false;
+	return cast ? (strtoull(a->atom.atom, NULL, 0) & 0xff) != 0 :
+		      strtoull(a->atom.atom, NULL, 0) != 0;
+}
+
+/*
+ * Whether printing with @a (a list of print args) never divides by zero:
+ * every "/" and "%" has a nonzero constant on its right, through every
+ * kind of arg that holds others.  Too deep or too big counts as unsafe.
+ */
+static bool print_args_safe(const struct tep_print_arg *a, int depth,
+			    unsigned int *budget)
+{
+	if (depth > 256)
+		return false;
+	for (; a; a = a->next) {
+		bool ok = true;
+
+		if (!(*budget)--)
+			return false;
+		switch (a->type) {
+		case TEP_PRINT_OP:
+			if (a->op.op && (!strcmp(a->op.op, "/") ||
+					 !strcmp(a->op.op, "%")) &&
+			    !nonzero_constant(a->op.right))
+				return false;
+			ok = print_args_safe(a->op.left, depth + 1, budget) &&
+			     print_args_safe(a->op.right, depth + 1, budget);
+			break;
+		case TEP_PRINT_TYPE:
+			ok = print_args_safe(a->typecast.item, depth + 1, budget);
+			break;
+		case TEP_PRINT_FLAGS:
+			ok = print_args_safe(a->flags.field, depth + 1, budget);
+			break;
+		case TEP_PRINT_SYMBOL:
+			ok = print_args_safe(a->symbol.field, depth + 1, budget);
+			break;
+		case TEP_PRINT_HEX:
+		case TEP_PRINT_HEX_STR:
+			ok = print_args_safe(a->hex.field, depth + 1, budget) &&
+			     print_args_safe(a->hex.size, depth + 1, budget);
+			break;
+		case TEP_PRINT_INT_ARRAY:
+			ok = print_args_safe(a->int_array.field, depth + 1, budget) &&
+			     print_args_safe(a->int_array.count, depth + 1, budget) &&
+			     print_args_safe(a->int_array.el_size, depth + 1, budget);
+			break;
+		case TEP_PRINT_DYNAMIC_ARRAY:
+		case TEP_PRINT_DYNAMIC_ARRAY_LEN:
+			ok = print_args_safe(a->dynarray.index, depth + 1, budget);
+			break;
+		case TEP_PRINT_FUNC:
+			ok = print_args_safe(a->func.args, depth + 1, budget);
+			break;
+		default: /* no args inside */
+			break;
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static void note_print_raw(struct rt_capture_meta *m, int id)
+{
+	m->print_raw_ids = xrealloc(m->print_raw_ids, (m->nr_print_raw + 1) *
+							      sizeof(int));
+	m->print_raw_ids[m->nr_print_raw++] = id;
+}
+
+bool rt_capture_event_print_raw(const struct rt_capture_meta *m, int id)
+{
+	for (uint32_t i = 0; i < m->nr_print_raw; i++)
+		if (m->print_raw_ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Length of @f's text before its first "print fmt:" (all of it when
+ * there is none). */
+static uint32_t print_fmt_start(const struct format *f)
+{
+	const char *p = memmem(f->text, f->len, "print fmt:", 10);
+
+	return p ? (uint32_t)(p - f->text) : f->len;
+}
+
+/*
+ * The formats load_formats() cut (bad == -2) go into meta->formats too,
+ * once checked as cut: that text is new, and libtraceevent could crash on
+ * it where it did not on the whole one (a prefix ending inside array
+ * brackets), or find another print fmt in it (its tokenizer does not care
+ * for lines).  So a child parses the cut texts first, then a scratch tep
+ * here, and only those whose print fmt is gone or safe are kept; when no
+ * child can run, none.
+ */
+static int keep_cut_formats(struct rt_capture_meta *m, struct format *f,
+			    size_t n)
+{
+	bool *todo = calloc(n ? n : 1, sizeof(*todo));
+	struct tep_handle *scratch = NULL;
+	size_t nr = 0;
+	int r = 0;
+
+	if (!todo)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].bad == -2) {
+			f[i].bad = 0;
+			todo[i] = true;
+			nr++;
+		}
+	}
+	if (nr && (format_check != RT_FORMAT_CHECK_CHILD ||
+		   check_in_child(m->tep, f, todo, n) < 0))
+		nr = 0;
+	if (nr) {
+		scratch = tep_alloc();
+		if (!scratch)
+			nr = 0;
+		else if (m->long_size)
+			tep_set_long_size(scratch, m->long_size);
+	}
+	for (size_t i = 0; nr && i < n && r >= 0; i++) {
+		struct tep_event *ev = NULL;
+		unsigned int budget = 100000;
+
+		if (!todo[i] || f[i].bad)
+			continue;
+		if (tep_parse_format(scratch, &ev, f[i].text, f[i].len,
+				     f[i].sys) == TEP_ERRNO__MEM_ALLOC_FAILED ||
+		    !ev)
+			continue;
+		if (!(ev->flags & TEP_EVENT_FL_FAILED) &&
+		    !print_args_safe(ev->print_fmt.args, 0, &budget))
+			continue;
+		r = rt_record_add(&m->formats, RT_TAG_EVENT_FORMAT, f[i].sys,
+				  strlen(f[i].sys) + 1 + f[i].len);
+	}
+	if (scratch)
+		tep_free(scratch);
+	free(todo);
+	return r;
+}
+
+/*
+ * Parse the event formats of a HEADER (its frame at @frame_off of @name)
+ * into meta->tep, leaving out those libtraceevent crashes on, and keep
+ * in meta->formats what a writer of another format may pass on.
+ */
+static int load_formats(struct rt_capture_reader *cr, struct format *f,
+			size_t n, const char *name, uint64_t frame_off)
 {
 	struct rt_capture_meta *m = &cr->meta;
+	bool *quiet = calloc(n, sizeof(*quiet)); /* warned about already */
+	bool *todo = calloc(n, sizeof(*todo));	 /* no verdict cached */
+	size_t nr_todo = 0;
+	int r = 0;
+
+	if (!quiet || !todo) {
+		free(quiet);
+		free(todo);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct fmt_verdict *v = fmt_cache_find(&f[i]);
+
+		if (v) {
+			f[i].bad = v->bad;
+			quiet[i] = v->warned;
+			v->warned = true;
+		} else {
+			todo[i] = true;
+			nr_todo++;
+		}
+	}
+	if (nr_todo && format_check == RT_FORMAT_CHECK_CHILD) {
+		r = check_in_child(m->tep, f, todo, n);
+		for (size_t i = 0; i < n; i++)
+			if (todo[i] && r == 0) /* only verdicts of a child */
+				fmt_cache_add(&f[i], f[i].bad)->warned = true;
+		if (r < 0)
+			log_warn("%s: cannot check the event formats in a child process (%s): parsing them unchecked",
+				 name, strerror(-r));
+		r = 0;
+	}
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct tep_event *ev = NULL;
+		char ename[64], id[24], why[64];
+		unsigned int budget = 100000;
+		bool warn = !quiet[i];
+
+		format_ident(&f[i], ename, sizeof(ename), id, sizeof(id));
+		if (f[i].bad) {
+			cr->incomplete++;
+			if (!warn)
+				continue;
+			describe_status(f[i].bad, why, sizeof(why));
+			log_warn("%s: event format of %s:%s (id %s) at byte %" PRIu64 " (HEADER frame at byte %" PRIu64 ") crashes libtraceevent's parser (%s): format skipped, its events show as [UNKNOWN EVENT]",
+				 name, f[i].sys, ename, id, f[i].at, frame_off,
+				 why);
+			continue;
+		}
+		if (tep_parse_format(m->tep, &ev, f[i].text, f[i].len,
+				     f[i].sys) == TEP_ERRNO__MEM_ALLOC_FAILED)
+			ev = NULL; /* NULL or freed */
+		if (ev && !(ev->flags & TEP_EVENT_FL_FAILED) &&
+		    !print_args_safe(ev->print_fmt.args, 0, &budget)) {
+			ev->flags |= TEP_EVENT_FL_PRINTRAW;
+			note_print_raw(m, ev->id);
+			if (warn)
+				log_warn("%s: event %s:%s (id %d), format at byte %" PRIu64 ": its print fmt divides by something other than a nonzero constant, which libtraceevent may divide by zero with: its events are printed as raw fields",
+					 name, f[i].sys, ename, ev->id, f[i].at);
+			/* other readers (trace-cmd on a converted file) would
+			 * evaluate it too: they get the text without the print
+			 * fmt, checked below */
+			f[i].len = print_fmt_start(&f[i]);
+			f[i].bad = -2;
+			continue;
+		}
+		/* "sys\0text", as the record was */
+		if (rt_record_add(&m->formats, RT_TAG_EVENT_FORMAT, f[i].sys,
+				  strlen(f[i].sys) + 1 + f[i].len) < 0)
+			r = -ENOMEM;
+	}
+	r = r < 0 ? r : keep_cut_formats(m, f, n);
+	/* one id, one way of printing, whichever format of it tep finds */
+	for (int i = 0; m->nr_print_raw && i < tep_get_events_count(m->tep); i++) {
+		struct tep_event *ev = tep_get_event(m->tep, i);
+
+		if (ev && rt_capture_event_print_raw(m, ev->id))
+			ev->flags |= TEP_EVENT_FL_PRINTRAW;
+	}
+	free(quiet);
+	free(todo);
+	return r;
+}
+
+static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
+		     size_t size, const char *name, uint64_t frame_off)
+{
+	struct rt_capture_meta *m = &cr->meta;
+	struct format *fmts = NULL;
+	size_t nr_fmts = 0, rec_off = 0;
 	const uint8_t *val;
 	uint16_t tag;
 	uint32_t len;
@@ -176,7 +687,8 @@ static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 		tep_set_file_bigendian(m->tep, TEP_LITTLE_ENDIAN);
 		tep_set_local_bigendian(m->tep, TEP_LITTLE_ENDIAN);
 	}
-	while ((r = rt_record_next(p, size, &off, &tag, &val, &len)) == 1) {
+	for (; (r = rt_record_next(p, size, &off, &tag, &val, &len)) == 1;
+	     rec_off = off) {
 		bool first = !cr->meta_ready;
 
 		switch (tag) {
@@ -241,32 +753,42 @@ static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 
 			if (!first || sl + 1 >= len)
 				break;
-			if (rt_record_add(&m->formats, RT_TAG_EVENT_FORMAT, val,
-					  len) < 0)
-				return -ENOMEM;
-			tep_parse_event(m->tep, sys + sl + 1, len - sl - 1, sys);
+			/* parsed below, all at once: see load_formats() */
+			fmts = xrealloc(fmts, (nr_fmts + 1) * sizeof(*fmts));
+			fmts[nr_fmts++] = (struct format){
+				.sys = sys,
+				.text = sys + sl + 1,
+				.len = len - sl - 1,
+				.at = frame_off + RT_FRAME_HDR_SIZE + rec_off,
+			};
 			break;
 		}
 		case RT_TAG_PRINTK_FORMATS:
 			if (!first)
 				break;
 			if (set_printk_formats(&m->printk_formats, val, len,
-					       name) < 0)
+					       name) < 0) {
+				free(fmts);
 				return -ENOMEM;
+			}
 			tep_parse_printk_formats(m->tep,
 						 (char *)m->printk_formats.data);
 			break;
 		case RT_TAG_CMDLINES: {
 			struct rt_buf t = { 0 };
 
-			if (set_text(&t, val, len) < 0)
+			if (set_text(&t, val, len) < 0) {
+				free(fmts);
 				return -ENOMEM;
+			}
 			tep_parse_saved_cmdlines(m->tep, (char *)t.data);
 			/* keep them all for writers of other formats */
 			r = rt_buf_append(&m->cmdlines, t.data, t.len);
 			rt_buf_free(&t);
-			if (r < 0)
+			if (r < 0) {
+				free(fmts);
 				return r;
+			}
 			break;
 		}
 		default:
@@ -276,9 +798,12 @@ static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 	if (r < 0) {
 		log_err("%s: malformed metadata record at record offset %zu",
 			name, off);
+		free(fmts);
 		return r;
 	}
-	return 0;
+	r = nr_fmts ? load_formats(cr, fmts, nr_fmts, name, frame_off) : 0;
+	free(fmts);
+	return r;
 }
 
 static int meta_finish(struct rt_capture_reader *cr, const char *name)
@@ -324,7 +849,7 @@ static void prescan_cmdlines(struct rt_capture_reader *cr, const char *path)
 
 			if (p && fread(p, 1, hdr.len, f) == hdr.len &&
 			    rt_crc32c(0, p, hdr.len) == hdr.payload_crc)
-				meta_load(cr, p, hdr.len, path);
+				meta_load(cr, p, hdr.len, path, off);
 			free(p);
 		}
 		off += RT_FRAME_HDR_SIZE + rt_pad8(hdr.len);
@@ -384,7 +909,7 @@ static int probe_input(struct rt_capture_reader *cr, const char *path,
 		rt_reader_close(r);
 		return -EBADMSG;
 	}
-	ret = meta_load(cr, f.payload, f.hdr.len, path);
+	ret = meta_load(cr, f.payload, f.hdr.len, path, f.offset);
 	if (!ret)
 		ret = meta_finish(cr, path);
 	if (!ret && !seekable(path)) {
@@ -550,6 +1075,7 @@ void rt_capture_reader_close(struct rt_capture_reader *cr)
 	free(cr->ins);
 	free(cr->sum);
 	free(cr->min_size);
+	free(cr->meta.print_raw_ids);
 	rt_buf_free(&cr->meta.header_page);
 	rt_buf_free(&cr->meta.header_event);
 	rt_buf_free(&cr->meta.printk_formats);
@@ -949,7 +1475,7 @@ bool rt_chain_next(struct rt_chain *ch, struct rt_item *it)
 		}
 		case RT_FRAME_METADATA:
 			meta_load(ch->cr, f.payload, f.hdr.len,
-				  rt_reader_name(ch->r));
+				  rt_reader_name(ch->r), f.offset);
 			break;
 		case RT_FRAME_END:
 			read_end(ch, &f);

@@ -35,8 +35,23 @@ struct rt_capture_meta {
 	struct rt_buf header_event;
 	struct rt_buf printk_formats;
 	struct rt_buf cmdlines;
-	/* event formats: records of RT_TAG_EVENT_FORMAT ("system\0format") */
+	/*
+	 * Event formats as a writer of another format may pass them on:
+	 * records of RT_TAG_EVENT_FORMAT ("system\0format"), without those
+	 * libtraceevent crashed on while parsing (left out of tep too, with a
+	 * warning naming the file and byte: their events are unknown), and
+	 * without the print fmt of the print_raw_ids events.
+	 */
 	struct rt_buf formats;
+	/*
+	 * Events whose print fmt divides by something other than a nonzero
+	 * constant, which libtraceevent may divide by zero with when it
+	 * prints them: their tep event has TEP_EVENT_FL_PRINTRAW set, so
+	 * tep_print_event() prints their fields raw instead
+	 * (rt_capture_event_print_raw()).
+	 */
+	int *print_raw_ids;
+	uint32_t nr_print_raw;
 };
 
 enum rt_item_type {
@@ -75,6 +90,22 @@ struct rt_cpu_summary {
 	uint64_t bytes;		 /* new sub-buffer bytes read */
 	uint64_t lost_sink;	 /* events LOST frames said an output dropped */
 };
+
+/*
+ * How event formats are parsed (process-wide, before opening):
+ * RT_FORMAT_CHECK_CHILD (the default) parses them first in a forked child
+ * and leaves out, with a warning, those that crash it (lib/capture.c,
+ * "event formats", says why); RT_FORMAT_CHECK_NONE parses them in this
+ * process only, crashes included (to reproduce one under a debugger).
+ */
+enum rt_format_check {
+	RT_FORMAT_CHECK_CHILD = 0,
+	RT_FORMAT_CHECK_NONE,
+};
+void rt_capture_set_format_check(enum rt_format_check how);
+
+/* Whether event @id is printed as raw fields (meta->print_raw_ids). */
+bool rt_capture_event_print_raw(const struct rt_capture_meta *m, int id);
 
 /*
  * Open the inputs (capture files, capture directories, "-" for stdin),

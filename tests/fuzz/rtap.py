@@ -14,9 +14,15 @@ only; CRC32C is implemented here.
                                   keep 40 CMDLINES lines; with events, also
                                   only their EVENT_FORMAT records and no
                                   PRINTK_FORMATS (smaller, faster seeds)
+    rtap.py hostile IN OUT KIND...
+                                  add to IN's HEADER the event formats
+                                  HOSTILE_FORMATS[KIND] (system "evil"), and
+                                  before its END a page of 3 events of each
+                                  (fields a, b: (7, 0), (8, 2), (9, 0))
     rtap.py crc32c STRING         CRC32C of the bytes of STRING, in hex
 
-As a module: parse(), build(), frame_bytes(), records(), records_bytes().
+As a module: parse(), build(), frame_bytes(), records(), records_bytes(),
+hostile_format(), event_page(), add_hostile().
 """
 import struct
 import sys
@@ -131,6 +137,86 @@ def records_bytes(recs):
     return b"".join(out)
 
 
+# Event formats that crash libtraceevent 1.7.1 (and up to 1.8.4 at least)
+# unless ringtap keeps it from parsing (the first three) or from evaluating
+# (the last two) them: KIND -> (event name, text after the fields).
+HOSTILE_FORMATS = {
+    # a NULL token in array brackets: strcmp(NULL, "]") while parsing
+    "null-token": ("evil_nulltok", "\tfield:char x["),
+    # __print_flags() of a field that does not exist: NULL->flags
+    "flag-no-field": ("evil_noflag", 'print fmt: "%s", '
+                      '__print_flags(REC->nope, "|", { 1, "A" })'),
+    # a division by zero in a constant expression, folded at parse time
+    "const-div-zero": ("evil_constdiv", 'print fmt: "a=%u q=%u", REC->a, '
+                       '1 / 0'),
+    # divisions by a field, which is 0 in some events: at print time
+    "div-by-field": ("evil_div", 'print fmt: "a=%u q=%u", REC->a, '
+                     'REC->a / REC->b'),
+    "mod-by-field": ("evil_mod", 'print fmt: "a=%u r=%u", REC->a, '
+                     '(REC->a + 1) % (REC->b)'),
+}
+HOSTILE_IDS = {k: 60001 + i for i, k in enumerate(HOSTILE_FORMATS)}
+COMMON_FIELDS = (
+    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n")
+
+
+def hostile_format(kind):
+    """(b"evil", format text) of HOSTILE_FORMATS[kind]: fields u32 a at 8,
+    u32 b at 12 (the array format stops inside its brackets)."""
+    name, tail = HOSTILE_FORMATS[kind]
+    text = "name: %s\nID: %d\nformat:\n%s" % (name, HOSTILE_IDS[kind],
+                                              COMMON_FIELDS)
+    if kind == "null-token":
+        text += tail
+    else:
+        text += ("\tfield:unsigned int a;\toffset:8;\tsize:4;\tsigned:0;\n"
+                 "\tfield:unsigned int b;\toffset:12;\tsize:4;\tsigned:0;\n"
+                 "\n" + tail + "\n")
+    return b"evil", text.encode()
+
+
+def event_page(cpu, page_ts, subbuf_id, events, subbuf_size=4096):
+    """A SUBBUF frame holding one whole page of @events, each (id, pid, a,
+    b) 16 bytes: common fields then u32 a, u32 b, 1000 ns apart."""
+    data = b""
+    for i, (eid, pid, a, b) in enumerate(events):
+        data += struct.pack("<IHBBiII", 4 | ((1000 if i else 0) << 5), eid,
+                            0, 0, pid, a, b)
+    head = SUBBUF.pack(page_ts, len(data), 0, len(data), 0, subbuf_id,
+                       len(events), 0, subbuf_size, 0)
+    return Frame(SUBBUF_T, 0, cpu, head + data)
+
+
+def add_hostile(frames, kinds, pid=4242):
+    """@frames (a real capture's, HEADER first and END last) with the
+    formats of @kinds appended to the HEADER and a page of 3 events of each
+    before the END; also returns the file offset of each added format
+    record, by kind."""
+    recs = records(frames[0].payload)
+    offs = {}
+    pos = 16 + 32 + len(records_bytes(recs))
+    for k in kinds:
+        sysname, text = hostile_format(k)
+        val = sysname + b"\0" + text
+        offs[k] = pos
+        recs.append((TAG_EVENT_FORMAT, 0, val))
+        pos += 8 + pad8(len(val))
+    out = [Frame(HEADER, 0, frames[0].cpu, records_bytes(recs))]
+    out += frames[1:-1]
+    last_ts = max([f.subbuf()["page_ts"] for f in frames
+                   if f.type == SUBBUF_T] or [1000])
+    for n, k in enumerate(kinds):
+        i = HOSTILE_IDS[k]
+        out.append(event_page(frames[0].cpu, last_ts + 1000000 * (n + 1),
+                              900000 + n,
+                              [(i, pid, 7, 0), (i, pid, 8, 2), (i, pid, 9, 0)]))
+    out.append(frames[-1])
+    return out, offs
+
+
 def _read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -216,6 +302,9 @@ def main(argv):
         cmd_trim(argv[1], argv[2], int(argv[3]), argv[4:] == ["missed"])
     elif len(argv) >= 3 and argv[0] == "slim":
         cmd_slim(argv[1], argv[2], argv[3:])
+    elif len(argv) >= 4 and argv[0] == "hostile":
+        pre, frames, _ = parse(_read(argv[1]))
+        _write(argv[2], build(add_hostile(frames, argv[3:])[0], pre))
     elif len(argv) == 2 and argv[0] == "crc32c":
         print("%08x" % crc32c(argv[1].encode()))
     else:

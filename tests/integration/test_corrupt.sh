@@ -4,7 +4,9 @@
 # damaged), and still prints every event before the damage.  The damaged
 # files are made from a real capture of sequenced markers on CPU 0 by
 # tests/fuzz/rtap.py (which recomputes CRC32C, so that each file carries
-# exactly one fault past the checks before it).
+# exactly one fault past the checks before it).  Hostile event formats,
+# which crash libtraceevent, are named with their byte and left out, or
+# their events printed raw; report and convert go on with the rest.
 . "$(dirname "$0")/lib.sh"
 
 RTAP_DIR=$(cd "$(dirname "$0")/../fuzz" && pwd)
@@ -232,6 +234,33 @@ def many_files(name, sub):
             f.write(rtap.build(fs, pre))
 many_files("many-files-8mib", 8 << 20)
 many_files("many-files-4kib", 4096)
+
+
+# Hostile event formats (rtap.HOSTILE_FORMATS), each with a page of 3 events
+# of its own: libtraceevent crashes parsing the first three (the reader
+# leaves the format out, its events are unknown, exit 3) and would divide
+# by zero printing the last two (their events are printed as raw fields).
+# Every marker still prints.  EXTRA: UNKNOWN,RAW event lines expected.
+def hostile(name, kinds):
+    fs, offs = rtap.add_hostile(frames, kinds)
+    write(name, rtap.build(fs, pre))
+    crash = [k for k in kinds if k in ("null-token", "flag-no-field",
+                                       "const-div-zero")]
+    k = kinds[0]
+    ename = rtap.HOSTILE_FORMATS[k][0]
+    if k in crash:
+        msg = ("event format of evil:%s (id %d) at byte %d (HEADER frame at"
+               " byte %d) crashes libtraceevent's parser"
+               % (ename, rtap.HOSTILE_IDS[k], offs[k], frames[0].offset))
+    else:
+        msg = ("event evil:%s (id %d), format at byte %d: its print fmt"
+               " divides by" % (ename, rtap.HOSTILE_IDS[k], offs[k]))
+    print("%s|%d|%s|0|%d|%d,%d" % (name, 3 if crash else 0, msg,
+                                   entries(frames), 3 * len(crash),
+                                   3 * (len(kinds) - len(crash))))
+for k in rtap.HOSTILE_FORMATS:
+    hostile("format-" + k, [k])
+hostile("format-all", list(rtap.HOSTILE_FORMATS))
 EOF
 
 failures=0
@@ -265,7 +294,7 @@ report_ok() {
 
 no_comm() { sed 's/^.*\(\[[0-9]\{3\}\]\)/\1/' "$@"; }
 
-while IFS='|' read -r name want_rc msg prefix events; do
+while IFS='|' read -r name want_rc msg prefix events extra; do
 	f=$TMP/c/$name.rtap
 	before=$failures
 	res=$(report_ok "$name" "" "$want_rc") || continue
@@ -282,6 +311,27 @@ while IFS='|' read -r name want_rc msg prefix events; do
 		# Nothing to name the events with, but each one is shown.
 		got=$(grep -c "UNKNOWN EVENT" "$TMP/out.txt")
 		[ "$got" = $N ] || bad "$name: $got of $N events shown"
+	fi
+	if [ -n "$extra" ]; then
+		# hostile formats: the events of a skipped one are unknown, those
+		# of a print fmt that could divide by zero show their raw fields
+		got=$(grep -c "UNKNOWN EVENT" "$TMP/out.txt")
+		[ "$got" = "${extra%,*}" ] || bad "$name: $got unknown events, expected ${extra%,*}"
+		got=$(grep -cE ": evil_(div|mod): +a=[0-9]+ b=[0-9]+$" "$TMP/out.txt")
+		[ "$got" = "${extra#*,}" ] || bad "$name: $got events printed raw, expected ${extra#*,}"
+		# convert leaves them out of the trace.dat likewise (no print fmt
+		# to evaluate): trace-cmd reads it without crashing
+		timeout 20 "$RINGTAP" convert "$f" -o "$TMP/h.dat" 2>"$TMP/conv.err"
+		rc=$?
+		[ $rc = "$want_rc" ] || { bad "$name: convert exited with $rc, expected $want_rc"; sed 's/^/    /' "$TMP/conv.err" >&2; }
+		grep -qF -- "$msg" "$TMP/conv.err" || bad "$name: convert does not say '$msg'"
+		if command -v trace-cmd >/dev/null && [ -s "$TMP/h.dat" ]; then
+			timeout 20 trace-cmd report "$TMP/h.dat" >"$TMP/tc.out" 2>&1
+			rc=$?
+			[ $rc -lt 124 ] || bad "$name: trace-cmd report on the converted file exited with $rc"
+			got=$(grep -c "print: .*c=0 s=" "$TMP/tc.out")
+			[ "$got" = "$events" ] || bad "$name: trace-cmd shows $got of $events markers"
+		fi
 	fi
 	if [ "$prefix" = 1 ]; then
 		# Task names aside: they come from cmdlines at the end of the
