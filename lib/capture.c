@@ -668,6 +668,35 @@ static int load_formats(struct rt_capture_reader *cr, struct format *f,
 	return r;
 }
 
+/* Whether the format text's "ID: N" names an event @tep does not know. */
+static bool new_event_id(struct tep_handle *tep, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t l = (nl ? nl : end) - p;
+
+		if (l > 4 && !memcmp(p, "ID: ", 4)) {
+			char num[16];
+			size_t k = l - 4 < sizeof(num) - 1 ? l - 4 : sizeof(num) - 1;
+			char *e;
+			long id;
+
+			memcpy(num, p + 4, k);
+			num[k] = '\0';
+			id = strtol(num, &e, 10);
+			if (e == num || id < 0 || id > INT_MAX)
+				return false;
+			return !tep_find_event(tep, (int)id);
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
+
 static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 		     size_t size, const char *name, uint64_t frame_off)
 {
@@ -751,7 +780,12 @@ static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 			const char *sys = (const char *)val;
 			size_t sl = strnlen(sys, len);
 
-			if (!first || sl + 1 >= len)
+			if (sl + 1 >= len)
+				break;
+			/* Later files and METADATA frames may add formats (events
+			 * selected by a live reload); an id known already keeps
+			 * the format it has. */
+			if (!first && !new_event_id(m->tep, sys + sl + 1, len - sl - 1))
 				break;
 			/* parsed below, all at once: see load_formats() */
 			fmts = xrealloc(fmts, (nr_fmts + 1) * sizeof(*fmts));
