@@ -46,7 +46,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check unit integration bench install clean asan
+.PHONY: all check unit integration bench install install-systemd clean asan
 
 all: $(B)/ringtapd $(B)/ringtap $(TOOL_BINS)
 
@@ -83,7 +83,7 @@ asan: $(A)/ringtapd $(A)/ringtap $(ASAN_UNIT_BINS)
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIBRT): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -125,11 +125,26 @@ install: all
 	install -m 0755 $(B)/ringtap $(DESTDIR)$(PREFIX)/bin/ringtap
 	install -d $(DESTDIR)/etc/ringtap
 	install -m 0644 config/ringtap.conf $(DESTDIR)/etc/ringtap/ringtap.conf
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 man/ringtap.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/ringtap.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/ringtapd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# The unit and tmpfiles for installs outside a package (the Debian package
+# installs them with debhelper).  ExecStart= names $(PREFIX)/sbin.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+install-systemd:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR)
+	sed 's|/usr/sbin/ringtapd|$(PREFIX)/sbin/ringtapd|' packaging/ringtapd.service \
+		>$(DESTDIR)$(UNITDIR)/ringtapd.service
+	install -m 0644 packaging/ringtap.tmpfiles $(DESTDIR)$(TMPFILESDIR)/ringtap.conf
 
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f -not -path '*/deb/*' 2>/dev/null)
 
 # The Debian package (packaging/deb.mk): make deb.
 -include packaging/deb.mk
