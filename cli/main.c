@@ -13,7 +13,7 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  report [OPTIONS] FILE|DIR...  print captured events (filters, --stats, --json, --follow)\n"
 		"  convert IN... -o trace.dat     convert to trace.dat (trace-cmd, KernelShark)\n"
-		"  collect                        receive streams (not implemented yet)\n"
+		"  collect -d DIR --listen ADDR   receive streams from ringtapd socket outputs\n"
 		"  status [--json|--metrics]      show a running daemon (control socket)\n\n"
 		"ringtap COMMAND --help shows a command's options.\n");
 }
@@ -29,6 +29,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "convert"))
 		return cmd_convert(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "collect"))
+		return cmd_collect(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status"))
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -39,10 +41,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
 		printf("ringtap %s\n", RINGTAP_VERSION);
 		return 0;
-	}
-	if (!strcmp(argv[1], "collect")) {
-		log_err("'%s' is not implemented yet in this version", argv[1]);
-		return 2;
 	}
 	log_err("unknown command '%s'", argv[1]);
 	usage(stderr);

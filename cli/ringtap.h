@@ -5,5 +5,6 @@
 int cmd_report(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
 
 #endif

@@ -1,0 +1,102 @@
+#!/bin/bash
+# ringtap collect: a real sequenced-marker capture replayed by rtap_send
+# (tests/tools/rtap_send.c, the transport protocol's daemon side) arrives
+# byte for byte with every marker exactly once: over TCP and a unix socket,
+# across kill -9 and restarts of the collector, from 8 hosts at once; and
+# tokens and unix peer credentials are enforced.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/collect.sh"
+
+make_capture "$TMP/src" 20000
+cpu0_bytes=$(cat "$TMP"/src/cpu0-*.rtap | wc -c)
+
+log "TCP needs --insecure"
+"$RINGTAP" collect -d "$TMP/x" --listen tcp:127.0.0.1:0 2>"$TMP/x.log" && fail "plain TCP accepted without --insecure"
+grep -q "insecure" "$TMP/x.log" || fail "no reason given: $(cat "$TMP/x.log")"
+
+log "replay over TCP and over a unix socket"
+start_collect "$TMP/c1.log" -d "$TMP/c1" --listen tcp:127.0.0.1:0 --insecure \
+	--listen "unix:$TMP/c1.sock" --stats=1
+grep -q "warning: .*plain TCP" "$TMP/c1.log" || fail "no warning for --insecure"
+[ -n "$COLLECT_TCP" ] || fail "bound port not printed"
+"$RTAP_SEND" -a "$COLLECT_TCP" -A -H tcphost -s 16384 "$TMP/src" || fail "rtap_send over TCP: exit $?"
+"$RTAP_SEND" -a "unix:$TMP/c1.sock" -A -H unixhost "$TMP/src" || fail "rtap_send over unix: exit $?"
+check_collected "$TMP/src" "$TMP/c1/tcphost/$BOOT_ID"
+check_collected "$TMP/src" "$TMP/c1/unixhost/$BOOT_ID"
+# The same channel again: it resumes at its end and writes nothing twice.
+"$RTAP_SEND" -a "$COLLECT_TCP" -c 0 -H tcphost "$TMP/src" 2>"$TMP/again.log" || fail "resend: exit $?"
+grep -q "resuming at $cpu0_bytes of" "$TMP/again.log" || fail "resend did not resume at the end: $(cat "$TMP/again.log")"
+check_collected "$TMP/src" "$TMP/c1/tcphost/$BOOT_ID"
+kill -USR1 "$COLLECT_PID"
+sleep 1.2
+grep -q "^collect: total channels=" "$TMP/c1.log.out" || fail "no --stats output"
+stop_collect || fail "ringtap collect exited with $? after SIGTERM"
+cat "$TMP/c1.log"
+
+log "kill -9 and restart the collector mid-stream"
+start_collect "$TMP/c2-0.log" -d "$TMP/c2" --listen "unix:$TMP/c2.sock"
+"$RTAP_SEND" -a "unix:$TMP/c2.sock" -A -H killhost -r -s 2048 -D 10 -T 120 "$TMP/src" 2>"$TMP/send2.log" &
+send_pid=$!
+PIDS+=("$send_pid")
+for i in 1 2 3 4 5; do
+	sleep 0.6
+	kill -9 "$COLLECT_PID"
+	wait "$COLLECT_PID" 2>/dev/null
+	start_collect "$TMP/c2-$i.log" -d "$TMP/c2" --listen "unix:$TMP/c2.sock"
+done
+wait "$send_pid" || { cat "$TMP/send2.log"; fail "rtap_send across restarts: exit $?"; }
+resumes=$(grep -c "resuming at [1-9]" "$TMP/send2.log")
+[ "$resumes" -ge 5 ] || { cat "$TMP/send2.log"; fail "only $resumes resumptions mid-stream"; }
+check_collected "$TMP/src" "$TMP/c2/killhost/$BOOT_ID"
+ls -A "$TMP/c2/killhost/$BOOT_ID" | grep -q head && fail "a .head file left behind"
+stop_collect || fail "ringtap collect exited with $?"
+echo "5 kill -9 restarts, $resumes resumptions: every byte once"
+
+log "8 senders at once"
+start_collect "$TMP/c3.log" -d "$TMP/c3" --listen tcp:127.0.0.1:0 --insecure
+senders=()
+for i in 1 2 3 4 5 6 7 8; do
+	"$RTAP_SEND" -a "$COLLECT_TCP" -A -H "host$i" -s 8192 "$TMP/src" 2>"$TMP/send3-$i.log" &
+	senders+=($!)
+	PIDS+=($!)
+done
+for i in 1 2 3 4 5 6 7 8; do
+	wait "${senders[$((i - 1))]}" || { cat "$TMP/send3-$i.log"; fail "sender host$i: exit $?"; }
+done
+for i in 1 2 3 4 5 6 7 8; do
+	check_collected "$TMP/src" "$TMP/c3/host$i/$BOOT_ID"
+done
+[ "$(ls "$TMP/c3" | wc -l)" = 8 ] || fail "not 8 host directories"
+stop_collect || fail "ringtap collect exited with $?"
+
+log "token"
+printf 's3cret\n' >"$TMP/token"
+printf 'wrong\n' >"$TMP/badtoken"
+start_collect "$TMP/c4.log" -d "$TMP/c4" --listen tcp:127.0.0.1:0 --insecure --token-file "$TMP/token"
+"$RTAP_SEND" -a "$COLLECT_TCP" -c 0 -H badtoken -t "$TMP/badtoken" "$TMP/src"
+rc=$?
+[ $rc = 12 ] || fail "wrong token: rtap_send exit $rc, expected 12 (WELCOME AUTH)"
+"$RTAP_SEND" -a "$COLLECT_TCP" -c 0 -H notoken "$TMP/src"
+rc=$?
+[ $rc = 12 ] || fail "no token: rtap_send exit $rc, expected 12 (WELCOME AUTH)"
+grep -q "127.0.0.1:[0-9]*: refused (AUTH): wrong token" "$TMP/c4.log" || fail "refusal not logged with the peer"
+[ -e "$TMP/c4/badtoken" ] && fail "a refused peer created a directory"
+"$RTAP_SEND" -a "$COLLECT_TCP" -A -H goodtoken -t "$TMP/token" "$TMP/src" || fail "right token: exit $?"
+check_collected "$TMP/src" "$TMP/c4/goodtoken/$BOOT_ID"
+stop_collect || fail "ringtap collect exited with $?"
+
+log "unix peer credentials"
+chmod 755 "$TMP"
+mkdir -m 755 "$TMP/u"
+start_collect "$TMP/c5.log" -d "$TMP/c5" --listen "unix:$TMP/u/c.sock"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$RTAP_SEND" -a "unix:$TMP/u/c.sock" -c 0 -H nobody "$TMP/src"
+rc=$?
+[ $rc = 12 ] || fail "uid 65534: rtap_send exit $rc, expected 12 (WELCOME AUTH)"
+grep -q "uid 65534: refused (AUTH)" "$TMP/c5.log" || fail "uid refusal not logged: $(cat "$TMP/c5.log")"
+stop_collect || fail "ringtap collect exited with $?"
+start_collect "$TMP/c6.log" -d "$TMP/c6" --listen "unix:$TMP/u/c.sock" --allow-uid 0,nobody
+setpriv --reuid=65534 --regid=65534 --clear-groups "$RTAP_SEND" -a "unix:$TMP/u/c.sock" -A -H nobody "$TMP/src" ||
+	fail "uid 65534 allowed: exit $?"
+check_collected "$TMP/src" "$TMP/c6/nobody/$BOOT_ID"
+stop_collect || fail "ringtap collect exited with $?"
+echo "all collect checks passed"
