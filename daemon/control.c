@@ -94,6 +94,18 @@ static uint64_t mono_ms(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
+struct put_ctx {
+	FILE *f;
+	const char *name;
+};
+
+static void put_output(void *ctx, const char *key, const char *val)
+{
+	struct put_ctx *c = ctx;
+
+	put(c->f, "output", c->name, key, "%s", val);
+}
+
 void rt_daemon_totals(struct rt_daemon *d, uint64_t *events, uint64_t *lost,
 		      uint64_t *lost_sink)
 {
@@ -184,6 +196,9 @@ static void write_status(struct rt_daemon *d, FILE *f)
 		    (unsigned long long)le);
 		put(f, "output", s->out->name, "lost_bytes", "%llu",
 		    (unsigned long long)lb);
+		if (s->ops->status)
+			s->ops->status(s, put_output,
+				       &(struct put_ctx){ f, s->out->name });
 	}
 	rt_capture_resume(cap);
 }

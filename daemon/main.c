@@ -162,8 +162,16 @@ static void log_effective_config(const struct rt_daemon *d)
 			ADD(" output[%s]=file:%s,max_file_size=%llu,max_files=%u",
 			    o->name, o->path, (unsigned long long)o->max_file_size,
 			    o->max_files);
-		else
+		else if (o->type == RT_OUTPUT_DISCARD)
 			ADD(" output[%s]=discard", o->name);
+		else
+			ADD(" output[%s]=%s:%s,max_file_size=%llu,queue_size=%llu,spill_dir=%s,spill_size=%llu,reconnect_ms=%u..%u,stop_timeout_ms=%u%s",
+			    o->name, o->type == RT_OUTPUT_TCP ? "tcp" : "unix",
+			    o->address, (unsigned long long)o->max_file_size,
+			    (unsigned long long)o->queue_size, o->spill_dir,
+			    (unsigned long long)o->spill_size,
+			    o->reconnect_min_ms, o->reconnect_max_ms,
+			    o->stop_timeout_ms, o->token_file ? ",token" : "");
 	}
 	ADD(" run_dir=%s", cfg->run_dir);
 #undef ADD
@@ -190,7 +198,7 @@ static void notify_status(struct rt_daemon *d, uint64_t *prev_events,
 					 s->ops->state(s, detail, sizeof(detail)) :
 					 "ok";
 
-		healthy &= !strcmp(st, "ok");
+		healthy &= !strcmp(st, "ok") || !strcmp(st, "connected");
 		n += snprintf(outs + n, sizeof(outs) - n, "%s%s %s",
 			      i ? ", " : "", s->out->name, st);
 	}

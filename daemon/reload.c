@@ -69,7 +69,10 @@ static struct rt_sink *find_kept(struct rt_capture *cap,
 		const struct rt_output *o = cap->sinks[i]->out;
 
 		if (!strcmp(o->name, out->name) && o->type == out->type &&
-		    same_str(o->path, out->path))
+		    same_str(o->path, out->path) &&
+		    same_str(o->address, out->address) &&
+		    same_str(o->spill_dir, out->spill_dir) &&
+		    same_str(o->token_file, out->token_file))
 			return cap->sinks[i];
 	}
 	return NULL;

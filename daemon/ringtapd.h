@@ -93,6 +93,11 @@ struct rt_sink_ops {
 	/* For `ringtap status`: "ok", "failing", ...; @detail gets a short
 	 * human description (may stay empty). */
 	const char *(*state)(struct rt_sink *s, char *detail, size_t len);
+	/* More `ringtap status` lines (key, value) for this output; may be
+	 * NULL.  Called with the readers paused. */
+	void (*status)(struct rt_sink *s,
+		       void (*put)(void *ctx, const char *key, const char *val),
+		       void *ctx);
 	bool can_splice; /* accepts pipe_fd refs */
 };
 
@@ -121,6 +126,9 @@ int rt_mkdir_p(const char *path, mode_t mode);
 
 extern const struct rt_sink_ops rt_sink_file_ops;
 extern const struct rt_sink_ops rt_sink_discard_ops;
+/* sink_socket.c: to `ringtap collect` (docs/stream-protocol.md) */
+extern const struct rt_sink_ops rt_sink_tcp_ops;
+extern const struct rt_sink_ops rt_sink_unix_ops;
 
 /* ---- cpu_reader.c: one thread per CPU ---- */
 

@@ -35,6 +35,12 @@ int rt_sink_create(const struct rt_output *out, const struct rt_buf *header,
 	case RT_OUTPUT_DISCARD:
 		s->ops = &rt_sink_discard_ops;
 		break;
+	case RT_OUTPUT_TCP:
+		s->ops = &rt_sink_tcp_ops;
+		break;
+	case RT_OUTPUT_UNIX:
+		s->ops = &rt_sink_unix_ops;
+		break;
 	}
 	if (!s->lost_events || !s->lost_bytes || !s->ops) {
 		rt_sink_free(s);

@@ -41,7 +41,17 @@
 #define CLOCK_MAX 32
 #define MIN_ROTATE_SIZE (64 * 1024)
 #define MAX_FILES_MAX 1000000
-#define MAX_KEYS 8 /* keys of the largest section */
+#define MAX_KEYS 16 /* keys of the largest section */
+/* socket outputs */
+#define DEFAULT_NET_FILE_SIZE (256ull << 20)
+#define DEFAULT_QUEUE_SIZE (64ull << 20)
+#define DEFAULT_SPILL_SIZE (1ull << 30)
+#define DEFAULT_SPILL_ROOT "/var/lib/ringtap/spool"
+#define DEFAULT_RECONNECT_MIN_MS 100
+#define DEFAULT_RECONNECT_MAX_MS 30000
+#define DEFAULT_STOP_TIMEOUT_MS 10000
+#define MIN_QUEUE_SIZE (1ull << 20)
+#define MAX_MS 3600000
 
 enum line_kind {
 	LINE_OTHER, /* blank, comment or section header */
@@ -539,8 +549,13 @@ static int set_output_type(struct parser *p, const char *value)
 		p->output->type = RT_OUTPUT_FILE;
 	else if (!strcmp(value, "discard"))
 		p->output->type = RT_OUTPUT_DISCARD;
+	else if (!strcmp(value, "tcp"))
+		p->output->type = RT_OUTPUT_TCP;
+	else if (!strcmp(value, "unix"))
+		p->output->type = RT_OUTPUT_UNIX;
 	else
-		return fail(p, "%stype '%s' is not supported (file, discard)",
+		return fail(p,
+			    "%stype '%s' is not supported (file, discard, tcp, unix)",
 			    p->prefix, value);
 	return 0;
 }
@@ -578,6 +593,81 @@ static int set_max_files(struct parser *p, const char *value)
 			&p->output->max_files);
 }
 
+static int set_address(struct parser *p, const char *value)
+{
+	/* checked against the type once the section is complete */
+	return set_string(p, &p->output->address, value);
+}
+
+static int set_out_size(struct parser *p, const char *key, const char *value,
+			uint64_t min, bool zero_ok, uint64_t *dst)
+{
+	uint64_t v;
+	int r = rt_parse_size(value, &v);
+
+	if (r == -ERANGE)
+		return fail(p, "%s%s: '%s' is too large", p->prefix, key, value);
+	if (r < 0)
+		return fail(
+			p,
+			"%s%s: '%s' is not a size (a number with an optional K, M, G, KiB, MiB or GiB suffix)",
+			p->prefix, key, value);
+	if (v < min && !(zero_ok && v == 0))
+		return fail(p, "%s%s: '%s' is too small (%sat least %lluM)",
+			    p->prefix, key, value, zero_ok ? "0, or " : "",
+			    (unsigned long long)(min >> 20));
+	*dst = v;
+	return 0;
+}
+
+static int set_queue_size(struct parser *p, const char *value)
+{
+	return set_out_size(p, "queue_size", value, MIN_QUEUE_SIZE, false,
+			    &p->output->queue_size);
+}
+
+static int set_spill_size(struct parser *p, const char *value)
+{
+	return set_out_size(p, "spill_size", value, MIN_QUEUE_SIZE, true,
+			    &p->output->spill_size);
+}
+
+static int set_spill_dir(struct parser *p, const char *value)
+{
+	return set_abs_path(p, "spill_dir", &p->output->spill_dir, value);
+}
+
+static int set_reconnect_min(struct parser *p, const char *value)
+{
+	return set_uint(p, "reconnect_min_ms", value, 1, MAX_MS,
+			&p->output->reconnect_min_ms);
+}
+
+static int set_reconnect_max(struct parser *p, const char *value)
+{
+	return set_uint(p, "reconnect_max_ms", value, 1, MAX_MS,
+			&p->output->reconnect_max_ms);
+}
+
+static int set_stop_timeout(struct parser *p, const char *value)
+{
+	return set_uint(p, "stop_timeout_ms", value, 0, MAX_MS,
+			&p->output->stop_timeout_ms);
+}
+
+static int set_token_file(struct parser *p, const char *value)
+{
+	return set_abs_path(p, "token_file", &p->output->token_file, value);
+}
+
+static int set_insecure(struct parser *p, const char *value)
+{
+	if (rt_parse_bool(value, &p->output->insecure) < 0)
+		return fail(p, "%sinsecure: '%s' is not yes or no", p->prefix,
+			    value);
+	return 0;
+}
+
 /* ---- [daemon] ---- */
 
 static int set_run_dir(struct parser *p, const char *value)
@@ -600,12 +690,36 @@ static const struct key_def event_keys[] = {
 	{ "filter", set_filter, add_filter },
 };
 
-enum { OUT_TYPE, OUT_PATH, OUT_MAX_FILE_SIZE, OUT_MAX_FILES };
+enum {
+	OUT_TYPE,
+	OUT_PATH,
+	OUT_MAX_FILE_SIZE,
+	OUT_MAX_FILES,
+	/* socket outputs only, from here on */
+	OUT_ADDRESS,
+	OUT_QUEUE_SIZE,
+	OUT_SPILL_DIR,
+	OUT_SPILL_SIZE,
+	OUT_RECONNECT_MIN,
+	OUT_RECONNECT_MAX,
+	OUT_STOP_TIMEOUT,
+	OUT_TOKEN_FILE,
+	OUT_INSECURE,
+};
 static const struct key_def output_keys[] = {
 	[OUT_TYPE] = { "type", set_output_type, NULL },
 	[OUT_PATH] = { "path", set_output_path, NULL },
 	[OUT_MAX_FILE_SIZE] = { "max_file_size", set_max_file_size, NULL },
 	[OUT_MAX_FILES] = { "max_files", set_max_files, NULL },
+	[OUT_ADDRESS] = { "address", set_address, NULL },
+	[OUT_QUEUE_SIZE] = { "queue_size", set_queue_size, NULL },
+	[OUT_SPILL_DIR] = { "spill_dir", set_spill_dir, NULL },
+	[OUT_SPILL_SIZE] = { "spill_size", set_spill_size, NULL },
+	[OUT_RECONNECT_MIN] = { "reconnect_min_ms", set_reconnect_min, NULL },
+	[OUT_RECONNECT_MAX] = { "reconnect_max_ms", set_reconnect_max, NULL },
+	[OUT_STOP_TIMEOUT] = { "stop_timeout_ms", set_stop_timeout, NULL },
+	[OUT_TOKEN_FILE] = { "token_file", set_token_file, NULL },
+	[OUT_INSECURE] = { "insecure", set_insecure, NULL },
 };
 
 static const struct key_def daemon_keys[] = {
@@ -684,6 +798,11 @@ static int open_output(struct parser *p, const char *name)
 	if (!o->name)
 		return fail_nomem(p);
 	o->line = p->line;
+	o->queue_size = DEFAULT_QUEUE_SIZE;
+	o->spill_size = DEFAULT_SPILL_SIZE;
+	o->reconnect_min_ms = DEFAULT_RECONNECT_MIN_MS;
+	o->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
+	o->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
 	p->output = o;
 	snprintf(p->prefix, sizeof(p->prefix), "output '%s': ", name);
 	snprintf(p->label, sizeof(p->label), "output \"%s\"", name);
@@ -943,16 +1062,122 @@ static int check_event_opts(struct parser *p)
 	return 0;
 }
 
+/* tcp: "host:port" or "[v6addr]:port"; unix: a socket path. */
+static int check_address(struct parser *p, const struct rt_output *o,
+			 int line)
+{
+	const char *a = o->address, *colon;
+	uint64_t port;
+
+	if (o->type == RT_OUTPUT_UNIX) {
+		if (!a[0] || strlen(a) >= 108)
+			return fail_at(
+				p, -EINVAL, line,
+				"output '%s': address: '%s' is not a Unix socket path (1 to 107 bytes)",
+				o->name, a);
+		return 0;
+	}
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+
+		colon = close && close[1] == ':' ? close + 1 : NULL;
+		if (colon && close == a + 1)
+			colon = NULL;
+	} else {
+		colon = strrchr(a, ':');
+		if (colon && (colon == a || memchr(a, ':', colon - a)))
+			colon = NULL; /* empty host, or a v6 address without [] */
+	}
+	if (!colon || rt_parse_u64(colon + 1, 1, 65535, &port) < 0)
+		return fail_at(
+			p, -EINVAL, line,
+			"output '%s': address: '%s' is not host:port or [ipv6-address]:port (port 1..65535)",
+			o->name, a);
+	return 0;
+}
+
+static bool is_net(const struct rt_output *o)
+{
+	return o->type == RT_OUTPUT_TCP || o->type == RT_OUTPUT_UNIX;
+}
+
+static int check_net_output(struct parser *p, struct rt_output *o,
+			    const int *lines)
+{
+	static const char *const type_name[] = { "file", "discard", "tcp",
+						 "unix" };
+
+	if (!is_net(o)) {
+		for (int k = OUT_ADDRESS; k <= OUT_INSECURE; k++)
+			if (lines[k])
+				return fail_at(
+					p, -EINVAL, lines[k],
+					"output '%s': '%s' is only for types 'tcp' and 'unix'",
+					o->name, output_keys[k].name);
+		return 0;
+	}
+	static const int file_only[] = { OUT_PATH, OUT_MAX_FILES };
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(file_only); i++) {
+		int k = file_only[i];
+
+		if (lines[k])
+			return fail_at(
+				p, -EINVAL, lines[k],
+				"output '%s': '%s' is not allowed for type '%s' (the collector chooses where files go and how many it keeps)",
+				o->name, output_keys[k].name, type_name[o->type]);
+	}
+	if (!o->address)
+		return fail_at(
+			p, -EINVAL, o->line,
+			"output '%s': type '%s' needs 'address' (%s)", o->name,
+			type_name[o->type],
+			o->type == RT_OUTPUT_TCP ? "host:port of ringtap collect" :
+						   "the collector's socket path");
+	r = check_address(p, o, lines[OUT_ADDRESS]);
+	if (r < 0)
+		return r;
+	if (o->type == RT_OUTPUT_UNIX && lines[OUT_INSECURE])
+		return fail_at(p, -EINVAL, lines[OUT_INSECURE],
+			       "output '%s': 'insecure' is only for type 'tcp'",
+			       o->name);
+	if (o->type == RT_OUTPUT_TCP && !o->insecure)
+		return fail_at(
+			p, -EINVAL, lines[OUT_INSECURE] ? lines[OUT_INSECURE] : o->line,
+			"output '%s': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes' to send the capture unencrypted and unauthenticated",
+			o->name);
+	if (o->reconnect_min_ms > o->reconnect_max_ms)
+		return fail_at(
+			p, -EINVAL,
+			lines[OUT_RECONNECT_MAX] ? lines[OUT_RECONNECT_MAX] :
+						   lines[OUT_RECONNECT_MIN],
+			"output '%s': reconnect_max_ms (%u) is smaller than reconnect_min_ms (%u)",
+			o->name, o->reconnect_max_ms, o->reconnect_min_ms);
+	if (!lines[OUT_MAX_FILE_SIZE])
+		o->max_file_size = DEFAULT_NET_FILE_SIZE;
+	if (!o->spill_dir &&
+	    asprintf(&o->spill_dir, DEFAULT_SPILL_ROOT "/%s", o->name) < 0) {
+		o->spill_dir = NULL;
+		return fail_at(p, -ENOMEM, o->line, "out of memory");
+	}
+	return 0;
+}
+
 static int check_output(struct parser *p, size_t idx)
 {
-	const struct rt_output *o = &p->cfg->outputs[idx];
+	struct rt_output *o = &p->cfg->outputs[idx];
 	const int *lines = p->output_lines[idx];
 	uint64_t subbuf = (uint64_t)p->cfg->subbuf_size_kb * 1024;
+	int r;
 
 	if (!lines[OUT_TYPE])
 		return fail_at(p, -EINVAL, o->line,
-			       "output '%s': missing 'type' (file, discard)",
+			       "output '%s': missing 'type' (file, discard, tcp, unix)",
 			       o->name);
+	r = check_net_output(p, o, lines);
+	if (r < 0)
+		return r;
 	if (o->type == RT_OUTPUT_FILE && !o->path)
 		return fail_at(
 			p, -EINVAL, o->line,
@@ -1106,6 +1331,9 @@ void rt_config_free(struct rt_config *cfg)
 	     i++) {
 		free(cfg->outputs[i].name);
 		free(cfg->outputs[i].path);
+		free(cfg->outputs[i].address);
+		free(cfg->outputs[i].spill_dir);
+		free(cfg->outputs[i].token_file);
 	}
 	memset(cfg, 0, sizeof(*cfg));
 }

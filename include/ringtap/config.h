@@ -23,6 +23,8 @@ enum rt_reader_mode {
 enum rt_output_type {
 	RT_OUTPUT_FILE = 0,
 	RT_OUTPUT_DISCARD = 1,
+	RT_OUTPUT_TCP = 2,  /* to `ringtap collect` (docs/stream-protocol.md) */
+	RT_OUTPUT_UNIX = 3, /* the same over a Unix stream socket */
 };
 
 /* One selected event: "system:event", event may be "*". */
@@ -47,6 +49,15 @@ struct rt_output {
 	char *path;		/* directory of the capture (file) */
 	uint64_t max_file_size; /* bytes per file before rotation, 0 = never */
 	unsigned int max_files; /* files kept per CPU, 0 = unlimited */
+	/* tcp, unix */
+	char *address;		/* tcp: host:port or [v6]:port; unix: path */
+	uint64_t queue_size;	/* bytes queued in memory per output */
+	char *spill_dir;	/* where the queue overflows to */
+	uint64_t spill_size;	/* bytes spilled per output, 0 = no spill */
+	unsigned int reconnect_min_ms, reconnect_max_ms;
+	unsigned int stop_timeout_ms; /* wait for the last ACKs on stop */
+	char *token_file;	/* shared secret sent in HELLO, NULL = none */
+	bool insecure;		/* tcp: plain TCP without TLS, accepted */
 	int line;
 };
 

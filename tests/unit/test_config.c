@@ -663,11 +663,11 @@ static void test_err_outputs(void **state)
 	want_error("[trace]\nevents = ftrace:print\n", 0,
 		   "no output: add an [output \"NAME\"] section");
 	assert_int_equal(load(&cfg, conf("ftrace:print", "",
-					 "[output \"x\"]\ntype = tcp\n")),
+					 "[output \"x\"]\ntype = udp\n")),
 			 -EINVAL);
 	assert_string_equal(
 		err,
-		"t.conf:9: output 'x': type 'tcp' is not supported (file, discard)");
+		"t.conf:9: output 'x': type 'udp' is not supported (file, discard, tcp, unix)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\ntype = File\n"), 9,
 		   "output 'x': type 'File' is not supported");
 	want_error(conf("ftrace:print", "",
@@ -675,7 +675,7 @@ static void test_err_outputs(void **state)
 			"max_files = 2\n"),
 		   9, "output 'x': type 'file' needs 'path'");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\npath = /x\n"), 8,
-		   "output 'x': missing 'type' (file, discard)");
+		   "output 'x': missing 'type' (file, discard, tcp, unix)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\n"), 8,
 		   "output 'x': missing 'type'");
 	want_error(conf("ftrace:print", "",
@@ -705,6 +705,139 @@ static void test_err_outputs(void **state)
 	want_error(big, 3 + 2 * RT_CONFIG_MAX_OUTPUTS,
 		   "too many outputs (at most 16)");
 	free(big);
+}
+
+/* type = tcp / unix: defaults, every key, and what is refused. */
+static void test_socket_outputs(void **state)
+{
+	struct rt_config cfg;
+	const struct rt_output *o;
+
+	assert_int_equal(load(&cfg, conf("ftrace:print", "",
+					 "[output \"c\"]\ntype = unix\n"
+					 "address = /run/ringtap/collect.sock\n")),
+			 0);
+	o = &cfg.outputs[1];
+	assert_int_equal(o->type, RT_OUTPUT_UNIX);
+	assert_string_equal(o->address, "/run/ringtap/collect.sock");
+	assert_int_equal(o->max_file_size, 256ull << 20);
+	assert_int_equal(o->queue_size, 64ull << 20);
+	assert_int_equal(o->spill_size, 1ull << 30);
+	assert_string_equal(o->spill_dir, "/var/lib/ringtap/spool/c");
+	assert_int_equal(o->reconnect_min_ms, 100);
+	assert_int_equal(o->reconnect_max_ms, 30000);
+	assert_int_equal(o->stop_timeout_ms, 10000);
+	assert_null(o->token_file);
+	assert_false(o->insecure);
+	/* the file output keeps its own default: never rotate */
+	assert_int_equal(cfg.outputs[0].max_file_size, 0);
+	rt_config_free(&cfg);
+
+	assert_int_equal(
+		load(&cfg, conf("ftrace:print", "",
+				"[output \"c\"]\ntype = tcp\n"
+				"address = [fd00::1]:7000\ninsecure = yes\n"
+				"max_file_size = 1G\nqueue_size = 8M\n"
+				"spill_dir = /srv/spool\nspill_size = 0\n"
+				"reconnect_min_ms = 5\nreconnect_max_ms = 5\n"
+				"stop_timeout_ms = 0\ntoken_file = /etc/t\n")),
+		0);
+	o = &cfg.outputs[1];
+	assert_int_equal(o->type, RT_OUTPUT_TCP);
+	assert_string_equal(o->address, "[fd00::1]:7000");
+	assert_true(o->insecure);
+	assert_int_equal(o->max_file_size, 1ull << 30);
+	assert_int_equal(o->queue_size, 8ull << 20);
+	assert_int_equal(o->spill_size, 0);
+	assert_string_equal(o->spill_dir, "/srv/spool");
+	assert_int_equal(o->reconnect_min_ms, 5);
+	assert_int_equal(o->reconnect_max_ms, 5);
+	assert_int_equal(o->stop_timeout_ms, 0);
+	assert_string_equal(o->token_file, "/etc/t");
+	rt_config_free(&cfg);
+	assert_int_equal(load(&cfg, conf("ftrace:print", "",
+					 "[output \"c\"]\ntype = tcp\n"
+					 "address = collector.example:7000\n"
+					 "insecure = yes\n")),
+			 0);
+	rt_config_free(&cfg);
+
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\naddress = h:1\n"),
+		   8,
+		   "output 'c': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes'");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
+			"insecure = no\n"),
+		   11, "type 'tcp' would need TLS");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"),
+		   8, "output 'c': type 'tcp' needs 'address'");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
+			"address = host\n"),
+		   11, "output 'c': address: 'host' is not host:port");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
+			"address = ::1:80\n"),
+		   11, "address: '::1:80' is not host:port");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
+			"address = []:80\n"),
+		   11, "address: '[]:80' is not host:port");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
+			"address = h:0\n"),
+		   11, "port 1..65535");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
+			"address = :80\n"),
+		   11, "address: ':80' is not host:port");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = tcp\ninsecure = maybe\n"),
+		   10, "output 'c': insecure: 'maybe' is not yes or no");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"insecure = yes\n"),
+		   11, "output 'c': 'insecure' is only for type 'tcp'");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"max_files = 3\n"),
+		   11, "output 'c': 'max_files' is not allowed for type 'unix'");
+	want_error(conf("ftrace:print", "", "address = /s\n"), 8,
+		   "output 'o': 'address' is only for types 'tcp' and 'unix'");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = discard\nspill_size = 0\n"),
+		   10, "'spill_size' is only for types 'tcp' and 'unix'");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"queue_size = 512K\n"),
+		   11, "queue_size: '512K' is too small (at least 1M)");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"spill_size = 4K\n"),
+		   11, "spill_size: '4K' is too small (0, or at least 1M)");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"spill_dir = spool\n"),
+		   11, "spill_dir: 'spool' is not an absolute path");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"reconnect_min_ms = 0\n"),
+		   11, "reconnect_min_ms: '0' is out of range 1..3600000");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"reconnect_min_ms = 500\nreconnect_max_ms = 200\n"),
+		   12,
+		   "reconnect_max_ms (200) is smaller than reconnect_min_ms (500)");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"stop_timeout_ms = 3600001\n"),
+		   11, "stop_timeout_ms: '3600001' is out of range 0..3600000");
+	want_error(conf("ftrace:print", "",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"token_file = token\n"),
+		   11, "token_file: 'token' is not an absolute path");
 }
 
 static void test_err_sizes(void **state)
@@ -905,6 +1038,7 @@ int main(void)
 		cmocka_unit_test(test_err_events),
 		cmocka_unit_test(test_err_event_sections),
 		cmocka_unit_test(test_err_outputs),
+		cmocka_unit_test(test_socket_outputs),
 		cmocka_unit_test(test_err_sizes),
 		cmocka_unit_test(test_err_lines),
 		cmocka_unit_test(test_parse_u64),

@@ -1,0 +1,1464 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * type = tcp, type = unix: the capture streamed to `ringtap collect`, as
+ * docs/stream-protocol.md specifies.
+ *
+ * One connection (a channel) per traced CPU carries exactly the bytes a file
+ * output would write for that CPU: files one after another, each from its
+ * preamble to its END frame, rotated by max_file_size.  The framing below
+ * mirrors sink_file.c.
+ *
+ * The reader thread only appends frames to its channel's queue (one copy
+ * out of the mapped page) and never waits on the network.  The queue holds
+ * every byte until the collector acknowledges it: in memory up to
+ * queue_size, then in a spill file up to spill_size; beyond that whole
+ * sub-buffers are dropped, their events counted, and a LOST frame takes
+ * their place as soon as there is room again.  Metadata frames (LOST,
+ * cmdlines, END, preamble and HEADER) are always queued, so the queue may
+ * exceed its bounds by one rotation's worth of metadata.
+ *
+ * One sender thread per output runs an epoll loop over its channels: it
+ * connects, says HELLO, sends DATA from the WELCOME's resume offset with
+ * plain send() (splicing mapped pages corrupted data here, and
+ * MSG_ZEROCOPY on loopback only ever copied), frees what the collector
+ * acknowledges, and reconnects with exponential backoff and jitter.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringtap/log.h"
+#include "ringtap/transport.h"
+#include "ringtapd.h"
+
+#define CHUNK_SIZE (1u << 20)	 /* queue allocation unit */
+#define DATA_MAX (1u << 20)	 /* channel bytes per DATA message */
+#define MAX_SPARE 2		 /* free chunks kept per channel */
+#define HANDSHAKE_MS 10000	 /* connect + WELCOME */
+#define KEEPALIVE_MS 20000	 /* empty DATA when idle (collector: 60 s) */
+#define TOKEN_MAX 4096
+#define RX_SIZE (RT_MSG_HDR_SIZE + RT_MSG_MAX_PAYLOAD)
+
+#define END_FRAME_SIZE \
+	(RT_FRAME_HDR_SIZE + sizeof(struct rt_end) + sizeof(struct rt_cpu_stats))
+#define LOST_FRAME_SIZE (RT_FRAME_HDR_SIZE + sizeof(struct rt_lost))
+
+enum ch_state {
+	CH_BACKOFF,	/* waiting to try again */
+	CH_CONNECTING,	/* connect() in progress */
+	CH_HELLO,	/* HELLO sent, waiting for WELCOME */
+	CH_CONNECTED,
+	CH_DONE,	/* BYE DONE sent: everything acknowledged */
+};
+
+struct chunk {
+	struct chunk *next;
+	uint64_t off;	    /* channel offset of its first byte */
+	uint32_t len;	    /* bytes filled */
+	uint8_t *mem;	    /* NULL: in the spill file at spill_off */
+	uint64_t spill_off;
+};
+
+/* A SUBBUF frame not yet acknowledged, for exact counts at stop. */
+struct mark {
+	uint64_t end;
+	uint64_t events;
+};
+
+struct sock_sink;
+
+struct channel {
+	struct sock_sink *ss;
+	int cpu;
+
+	/* The queue: appended by the reader thread, sent and freed by the
+	 * sender thread, under mu. */
+	pthread_mutex_t mu;
+	struct chunk *head, *tail, *spare;
+	int nr_spare, nr_spill_chunks;
+	uint64_t end;	/* channel offset after the last byte queued */
+	uint64_t acked; /* the collector holds every byte before it */
+	uint64_t mem_bytes, spill_bytes; /* queued, not acknowledged */
+	int spill_fd;
+	bool spill_failed;
+	uint64_t spill_wr;
+	struct mark *marks;
+	size_t mark_first, mark_nr, mark_cap;
+	uint64_t unacked_events;
+	bool finished; /* END SHUTDOWN queued */
+
+	/* Framing: the CPU's reader thread only (the main thread while the
+	 * readers are paused).  Same meaning as in sink_file.c. */
+	bool file_open;
+	uint32_t index;
+	uint64_t size, seq;
+	bool have_page;
+	uint32_t page_id;
+	uint64_t page_ts;
+	uint32_t page_end;
+	uint64_t pending_events, pending_bytes, last_ts;
+	bool dropping;
+
+	/* The sender thread only. */
+	int fd;
+	_Atomic int state;
+	atomic_uint_fast64_t reconnects;
+	uint64_t sent;	    /* channel offset sent (or in flight) up to */
+	uint64_t retry_at;  /* CH_BACKOFF: next try, ms */
+	uint64_t deadline;  /* CH_CONNECTING, CH_HELLO: give up, ms */
+	uint64_t last_send; /* ms */
+	unsigned int attempt;
+	bool failing;	    /* log a failure once per episode */
+	bool want_out;	    /* EPOLLOUT registered */
+	/* the message in flight: hdr, then body */
+	uint8_t hdr[RT_MSG_HDR_SIZE + 8];
+	size_t hdr_len;
+	const uint8_t *body;
+	size_t body_len, pos;
+	bool in_flight;
+	uint16_t msg_type;
+	uint64_t msg_end; /* DATA: channel offset after it */
+	uint8_t *bounce;  /* spilled bytes read back */
+	struct rt_buf hello;
+	uint8_t *rx;
+	size_t rx_len;
+};
+
+struct sock_sink {
+	struct rt_sink *s;
+	struct channel *ch; /* nr_cpus, online ones used */
+	int ep, kick_fd;
+	atomic_bool kicked;
+	/* queued, not acknowledged, over all channels: the bounds are per
+	 * output */
+	atomic_uint_fast64_t mem_total, spill_total;
+	atomic_uint_fast64_t stop_at; /* 0: running; else stop by then (ms) */
+	pthread_t thread;
+	bool started;
+	uint64_t tail_reserve;
+	/* copies: a reload replaces s->out while this thread runs */
+	char *name;
+	char *address;
+	unsigned int reconnect_min_ms, reconnect_max_ms;
+	enum rt_output_type type;
+	char *spill_dir;
+	char host[256], boot_id[64], capture_id[64];
+	uint8_t token[TOKEN_MAX];
+	size_t token_len;
+};
+
+static const uint8_t zeros[8];
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static const char *out_name(const struct sock_sink *ss)
+{
+	return ss->name;
+}
+
+/* ---- the queue ---- */
+
+static void kick(struct sock_sink *ss)
+{
+	uint64_t one = 1;
+
+	if (!atomic_exchange(&ss->kicked, true) &&
+	    write(ss->kick_fd, &one, sizeof(one)) < 0)
+		atomic_store(&ss->kicked, false);
+}
+
+static bool spill_usable(const struct channel *ch)
+{
+	return ch->ss->s->out->spill_size && !ch->spill_failed;
+}
+
+static bool mem_fits(const struct channel *ch, size_t total)
+{
+	return atomic_load(&ch->ss->mem_total) + total <=
+	       ch->ss->s->out->queue_size;
+}
+
+static bool spill_fits(const struct channel *ch, size_t total)
+{
+	return spill_usable(ch) && atomic_load(&ch->ss->spill_total) + total <=
+					   ch->ss->s->out->spill_size;
+}
+
+static bool fits(const struct channel *ch, size_t total)
+{
+	return mem_fits(ch, total) || spill_fits(ch, total);
+}
+
+static int open_spill(struct channel *ch)
+{
+	struct sock_sink *ss = ch->ss;
+	char path[PATH_MAX];
+	int r = rt_mkdir_p(ss->spill_dir, 0700);
+
+	snprintf(path, sizeof(path), "%s/cpu%d.spill", ss->spill_dir, ch->cpu);
+	if (!r) {
+		ch->spill_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+				    0600);
+		r = ch->spill_fd < 0 ? -errno : 0;
+	}
+	if (r < 0) {
+		log_err("output '%s': cpu %d: cannot spill to '%s': %s; the queue stays in memory",
+			out_name(ss), ch->cpu, path, strerror(-r));
+		ch->spill_failed = true;
+	}
+	return r;
+}
+
+static struct chunk *new_chunk(struct channel *ch, bool spill)
+{
+	struct chunk *c;
+
+	if (spill && ch->spill_fd < 0 && open_spill(ch) < 0)
+		spill = false;
+	if (!spill && ch->spare) {
+		c = ch->spare;
+		ch->spare = c->next;
+		ch->nr_spare--;
+	} else {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		if (!spill && !(c->mem = malloc(CHUNK_SIZE))) {
+			free(c);
+			return NULL;
+		}
+	}
+	c->next = NULL;
+	c->off = ch->end;
+	c->len = 0;
+	if (spill) {
+		c->spill_off = ch->spill_wr;
+		ch->spill_wr += CHUNK_SIZE;
+		ch->nr_spill_chunks++;
+	}
+	if (ch->tail)
+		ch->tail->next = c;
+	else
+		ch->head = c;
+	ch->tail = c;
+	return c;
+}
+
+/* Copy @len bytes to the tail of the queue, in memory or spilled. */
+static int put_bytes(struct channel *ch, const uint8_t *p, size_t len,
+		     bool spill)
+{
+	while (len) {
+		struct chunk *c = ch->tail;
+		size_t n;
+
+		if (!c || c->len == CHUNK_SIZE || !c->mem != spill) {
+			c = new_chunk(ch, spill && !ch->spill_failed);
+			if (!c)
+				return -ENOMEM;
+			spill = !c->mem;
+		}
+		n = CHUNK_SIZE - c->len < len ? CHUNK_SIZE - c->len : len;
+		if (c->mem) {
+			memcpy(c->mem + c->len, p, n);
+			ch->mem_bytes += n;
+			atomic_fetch_add(&ch->ss->mem_total, n);
+		} else {
+			ssize_t w = pwrite(ch->spill_fd, p, n,
+					   c->spill_off + c->len);
+
+			if (w < 0 || (size_t)w != n) {
+				/* The bytes go to memory instead: nothing is
+				 * torn, the bound is overshot this once. */
+				log_err("output '%s': cpu %d: spill file write failed (%s); spilling stops",
+					out_name(ch->ss), ch->cpu,
+					w < 0 ? strerror(errno) : "short write");
+				ch->spill_failed = true;
+				spill = false;
+				continue;
+			}
+			ch->spill_bytes += n;
+			atomic_fetch_add(&ch->ss->spill_total, n);
+		}
+		c->len += n;
+		ch->end += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int push_mark(struct channel *ch, uint64_t events)
+{
+	if (ch->mark_nr == ch->mark_cap) {
+		size_t cap = ch->mark_cap ? 2 * ch->mark_cap : 256;
+		struct mark *m = malloc(cap * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		for (size_t i = 0; i < ch->mark_nr; i++)
+			m[i] = ch->marks[(ch->mark_first + i) % ch->mark_cap];
+		free(ch->marks);
+		ch->marks = m;
+		ch->mark_cap = cap;
+		ch->mark_first = 0;
+	}
+	ch->marks[(ch->mark_first + ch->mark_nr++) % ch->mark_cap] =
+		(struct mark){ ch->end, events };
+	ch->unacked_events += events;
+	return 0;
+}
+
+/*
+ * Append one frame (all of @iov, @total bytes) or nothing.  Without
+ * @force, a frame that fits neither the memory queue nor the spill is
+ * refused with -ENOBUFS.
+ */
+static int q_append(struct channel *ch, const struct iovec *iov, int iovcnt,
+		    size_t total, bool force, uint64_t events)
+{
+	bool spill;
+	int r = 0;
+
+	pthread_mutex_lock(&ch->mu);
+	if (!force && !fits(ch, total)) {
+		pthread_mutex_unlock(&ch->mu);
+		return -ENOBUFS;
+	}
+	spill = !mem_fits(ch, total) && spill_fits(ch, total);
+	for (int i = 0; i < iovcnt && !r; i++)
+		r = put_bytes(ch, iov[i].iov_base, iov[i].iov_len, spill);
+	if (!r && events)
+		r = push_mark(ch, events);
+	pthread_mutex_unlock(&ch->mu);
+	if (r < 0)
+		log_err("output '%s': cpu %d: out of memory queueing %zu bytes: the channel is broken",
+			out_name(ch->ss), ch->cpu, total);
+	kick(ch->ss);
+	return r;
+}
+
+/* The collector holds everything before @upto: free it.  Under mu. */
+static void free_acked(struct channel *ch, uint64_t upto)
+{
+	while (ch->mark_nr && ch->marks[ch->mark_first].end <= upto) {
+		ch->unacked_events -= ch->marks[ch->mark_first].events;
+		ch->mark_first = (ch->mark_first + 1) % ch->mark_cap;
+		ch->mark_nr--;
+	}
+	for (struct chunk *c = ch->head; c; c = ch->head) {
+		uint64_t c_end = c->off + c->len;
+		uint64_t to = upto < c_end ? upto : c_end;
+
+		if (to > ch->acked) {
+			if (c->mem) {
+				ch->mem_bytes -= to - ch->acked;
+				atomic_fetch_sub(&ch->ss->mem_total, to - ch->acked);
+			} else {
+				ch->spill_bytes -= to - ch->acked;
+				atomic_fetch_sub(&ch->ss->spill_total, to - ch->acked);
+			}
+			ch->acked = to;
+		}
+		/* partly acknowledged, or the tail the reader still fills */
+		if (to < c_end || (c == ch->tail && c->len < CHUNK_SIZE))
+			break;
+		/* the whole chunk is acknowledged */
+		ch->head = c->next;
+		if (ch->tail == c)
+			ch->tail = NULL;
+		if (c->mem && ch->nr_spare < MAX_SPARE) {
+			c->next = ch->spare;
+			ch->spare = c;
+			ch->nr_spare++;
+			continue;
+		}
+		if (!c->mem) {
+			ch->nr_spill_chunks--;
+			fallocate(ch->spill_fd,
+				  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  c->spill_off, CHUNK_SIZE);
+			if (!ch->nr_spill_chunks &&
+			    ftruncate(ch->spill_fd, 0) == 0)
+				ch->spill_wr = 0;
+		}
+		free(c->mem);
+		free(c);
+	}
+}
+
+/* ---- framing: what a file output would write, into the queue ---- */
+
+static int put_frame(struct channel *ch, uint16_t type, uint16_t flags,
+		     struct iovec *pl, int plcnt, bool force, uint64_t events)
+{
+	struct rt_frame_hdr hdr;
+	struct iovec iov[8];
+	size_t len = 0, total;
+	int n = 0, r;
+
+	rt_frame_hdr_init(&hdr, type, flags, ch->cpu, ch->seq, pl, plcnt);
+	iov[n++] = (struct iovec){ &hdr, sizeof(hdr) };
+	for (int i = 0; i < plcnt; i++) {
+		iov[n++] = pl[i];
+		len += pl[i].iov_len;
+	}
+	if (rt_pad8(len) != len)
+		iov[n++] = (struct iovec){ (void *)zeros, rt_pad8(len) - len };
+	total = sizeof(hdr) + rt_pad8(len);
+	r = q_append(ch, iov, n, total, force, events);
+	if (!r) {
+		ch->seq++;
+		ch->size += total;
+	}
+	return r;
+}
+
+static int start_file(struct rt_sink *s, struct channel *ch)
+{
+	struct rt_preamble pre;
+	struct rt_buf extra = { 0 };
+	struct iovec iov = { &pre, sizeof(pre) };
+	int r;
+
+	rt_preamble_init(&pre);
+	ch->size = 0;
+	ch->seq = 0;
+	ch->have_page = false;
+	r = q_append(ch, &iov, 1, sizeof(pre), true, 0);
+	if (!r)
+		ch->size = sizeof(pre);
+	if (!r)
+		r = rt_record_add_u32(&extra, RT_TAG_FILE_INDEX, ch->index);
+	if (!r)
+		r = rt_record_add_u32(&extra, RT_TAG_FILE_CPU, ch->cpu);
+	if (!r) {
+		struct iovec pl[2] = {
+			{ s->header->data, s->header->len },
+			{ extra.data, extra.len },
+		};
+
+		r = put_frame(ch, RT_FRAME_HEADER, 0, pl, 2, true, 0);
+	}
+	rt_buf_free(&extra);
+	ch->file_open = !r;
+	return r;
+}
+
+static uint64_t room_left(const struct rt_sink *s, const struct channel *ch)
+{
+	if (!s->out->max_file_size)
+		return UINT64_MAX;
+	if (ch->size + END_FRAME_SIZE >= s->out->max_file_size)
+		return 0;
+	return s->out->max_file_size - ch->size - END_FRAME_SIZE;
+}
+
+static int end_file(struct rt_sink *s, struct channel *ch, uint32_t reason,
+		    const struct rt_cpu_stats *st)
+{
+	struct rt_end end = { .reason = reason, .nr_stats = st ? 1 : 0 };
+	struct iovec pl[2] = {
+		{ &end, sizeof(end) },
+		{ (void *)st, st ? sizeof(*st) : 0 },
+	};
+	struct rt_buf b = { 0 };
+
+	/* cmdlines, if they fit within max_file_size (as sink_file.c) */
+	if (rt_metadata_cmdlines(s->inst, &b) == 0 &&
+	    RT_FRAME_HDR_SIZE + rt_pad8(b.len) <= room_left(s, ch)) {
+		struct iovec md = { b.data, b.len };
+
+		put_frame(ch, RT_FRAME_METADATA, 0, &md, 1, true, 0);
+	}
+	rt_buf_free(&b);
+	ch->file_open = false;
+	return put_frame(ch, RT_FRAME_END, 0, pl, st ? 2 : 1, true, 0);
+}
+
+static int rotate(struct rt_sink *s, struct channel *ch)
+{
+	end_file(s, ch, RT_END_ROTATE, NULL);
+	ch->index++;
+	return start_file(s, ch);
+}
+
+static void flush_pending_lost(struct rt_sink *s, struct channel *ch)
+{
+	struct rt_lost lost = {
+		.events = ch->pending_events,
+		.bytes = ch->pending_bytes,
+		.last_ts = ch->last_ts,
+		.reason = RT_LOST_SINK,
+	};
+	struct iovec pl = { &lost, sizeof(lost) };
+
+	if (!ch->pending_events && !ch->pending_bytes)
+		return;
+	if (put_frame(ch, RT_FRAME_LOST, 0, &pl, 1, true, 0) < 0)
+		return;
+	log_notice("output '%s': cpu %d: queueing again; %llu events (%llu bytes) were dropped while the queue was full",
+		   s->out->name, ch->cpu,
+		   (unsigned long long)ch->pending_events,
+		   (unsigned long long)ch->pending_bytes);
+	ch->pending_events = ch->pending_bytes = 0;
+	ch->dropping = false;
+}
+
+static void count_lost(struct rt_sink *s, struct channel *ch,
+		       const struct rt_subbuf_ref *ref)
+{
+	uint64_t bytes = ref->pipe_fd >= 0 ? ref->pipe_len : ref->sb.data_len;
+
+	if (ref->pipe_fd >= 0)
+		rt_drain_pipe(ref->pipe_fd, ref->pipe_len);
+	ch->pending_events += ref->sb.entries;
+	ch->pending_bytes += bytes;
+	s->lost_events[ch->cpu] += ref->sb.entries;
+	s->lost_bytes[ch->cpu] += bytes;
+	ch->have_page = false;
+	if (!ch->dropping)
+		log_err("output '%s': cpu %d: queue full (queue_size %llu, spill_size %llu, collector %s): dropping sub-buffers and counting their events",
+			s->out->name, ch->cpu,
+			(unsigned long long)s->out->queue_size,
+			(unsigned long long)s->out->spill_size,
+			((struct sock_sink *)s->priv)->address);
+	ch->dropping = true;
+}
+
+static int sock_write(struct rt_sink *s, int cpu,
+		      const struct rt_subbuf_ref *ref)
+{
+	struct sock_sink *ss = s->priv;
+	struct channel *ch = &ss->ch[cpu];
+	struct rt_subbuf sb = ref->sb;
+	uint64_t frame_len;
+	bool rot;
+	int r;
+
+	if (ref->pipe_fd >= 0) {
+		/* never offered (can_splice is false); count, not corrupt */
+		count_lost(s, ch, ref);
+		return -EINVAL;
+	}
+	if (!ch->file_open && start_file(s, ch) < 0) {
+		count_lost(s, ch, ref);
+		return -ENOMEM;
+	}
+	if (!(ch->have_page && ch->page_id == sb.subbuf_id &&
+	      ch->page_ts == sb.page_ts && ch->page_end == sb.data_start)) {
+		sb.data_len += sb.data_start;
+		sb.data_start = 0;
+	}
+	frame_len = RT_FRAME_HDR_SIZE + sizeof(sb) + sb.data_len +
+		    ref->stored_lost_len + 8;
+	rot = s->out->max_file_size &&
+	      ch->size + frame_len + ss->tail_reserve > s->out->max_file_size;
+	if (rot) {
+		/* the new file carries the page from its start */
+		sb.data_len += sb.data_start;
+		sb.data_start = 0;
+		frame_len = RT_FRAME_HDR_SIZE + sizeof(sb) + sb.data_len +
+			    ref->stored_lost_len + 8;
+	}
+	pthread_mutex_lock(&ch->mu);
+	r = fits(ch, frame_len + LOST_FRAME_SIZE) ? 0 : -ENOBUFS;
+	pthread_mutex_unlock(&ch->mu);
+	if (r < 0) {
+		count_lost(s, ch, ref);
+		return r;
+	}
+	if (rot)
+		rotate(s, ch);
+	flush_pending_lost(s, ch);
+	{
+		struct iovec pl[2] = {
+			{ &sb, sizeof(sb) },
+			{ (void *)(ref->page + RB_PAGE_HDR_SIZE + sb.data_start),
+			  sb.data_len + ref->stored_lost_len },
+		};
+
+		r = put_frame(ch, RT_FRAME_SUBBUF, 0, pl, 2, true, sb.entries);
+	}
+	if (r < 0) {
+		count_lost(s, ch, ref);
+		return r;
+	}
+	ch->have_page = true;
+	ch->page_id = sb.subbuf_id;
+	ch->page_ts = sb.page_ts;
+	ch->page_end = sb.data_start + sb.data_len;
+	if (sb.page_ts)
+		ch->last_ts = sb.page_ts;
+	return 0;
+}
+
+static int sock_close_cpu(struct rt_sink *s, int cpu,
+			  const struct rt_cpu_stats *st)
+{
+	struct sock_sink *ss = s->priv;
+	struct channel *ch = &ss->ch[cpu];
+	struct rt_cpu_stats final = *st;
+	int r;
+
+	if (!ch->file_open && start_file(s, ch) < 0)
+		return -ENOMEM;
+	final.lost_sink = s->lost_events[cpu];
+	flush_pending_lost(s, ch);
+	r = end_file(s, ch, RT_END_SHUTDOWN, &final);
+	pthread_mutex_lock(&ch->mu);
+	ch->finished = true;
+	pthread_mutex_unlock(&ch->mu);
+	kick(ss);
+	/* free() waits for the collector's last ACKs, all CPUs at once */
+	return r;
+}
+
+/* Reload: every CPU goes on in a new file with the new HEADER. */
+static int sock_restart(struct rt_sink *s)
+{
+	struct sock_sink *ss = s->priv;
+
+	for (int c = 0; c < s->nr_cpus; c++)
+		if (s->online[c] && ss->ch[c].file_open)
+			rotate(s, &ss->ch[c]);
+	return 0;
+}
+
+/* ---- the sender thread ---- */
+
+static void set_out(struct channel *ch, bool on)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | (on ? EPOLLOUT : 0),
+		.data.ptr = ch,
+	};
+
+	if (ch->want_out == on || ch->fd < 0)
+		return;
+	epoll_ctl(ch->ss->ep, EPOLL_CTL_MOD, ch->fd, &ev);
+	ch->want_out = on;
+}
+
+static void disconnect(struct channel *ch, const char *why)
+{
+	const struct sock_sink *ss = ch->ss;
+	uint64_t delay = ss->reconnect_min_ms;
+	uint32_t rnd = 0;
+
+	for (unsigned int i = 0; i < ch->attempt && delay < ss->reconnect_max_ms; i++)
+		delay *= 2;
+	if (delay > ss->reconnect_max_ms)
+		delay = ss->reconnect_max_ms;
+	/* full jitter on half the range: [delay/2, delay] */
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint32_t)now_ms() * 2654435761u;
+	delay = delay / 2 + (uint64_t)(delay - delay / 2) * rnd / UINT32_MAX;
+	if (!ch->failing || ch->state == CH_CONNECTED)
+		log_warn("output '%s': cpu %d: %s %s: %s; retrying in %llu ms",
+			 out_name(ch->ss), ch->cpu,
+			 ch->state == CH_CONNECTED ? "connection to" :
+						     "cannot connect to",
+			 ch->ss->address, why, (unsigned long long)delay);
+	ch->failing = true;
+	if (ch->fd >= 0)
+		close(ch->fd);
+	ch->fd = -1;
+	ch->want_out = false;
+	ch->in_flight = false;
+	ch->rx_len = 0;
+	ch->attempt++;
+	ch->retry_at = now_ms() + delay;
+	ch->state = CH_BACKOFF;
+}
+
+static int resolve(struct sock_sink *ss, struct sockaddr_storage *sa,
+		   socklen_t *len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res;
+	char host[256];
+	const char *a = ss->address, *colon;
+	size_t hl;
+	int r;
+
+	if (ss->type == RT_OUTPUT_UNIX) {
+		struct sockaddr_un *un = (struct sockaddr_un *)sa;
+
+		memset(un, 0, sizeof(*un));
+		un->sun_family = AF_UNIX;
+		snprintf(un->sun_path, sizeof(un->sun_path), "%s", a);
+		*len = sizeof(*un);
+		return 0;
+	}
+	colon = strrchr(a, ':'); /* checked by the config parser */
+	if (a[0] == '[')
+		a++, hl = colon - 1 - a;
+	else
+		hl = colon - a;
+	if (hl >= sizeof(host))
+		return -ENAMETOOLONG;
+	memcpy(host, a, hl);
+	host[hl] = '\0';
+	r = getaddrinfo(host, colon + 1, &hints, &res);
+	if (r)
+		return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void start_msg(struct channel *ch, uint16_t type, const void *fixed,
+		      size_t fixed_len, const uint8_t *body, size_t body_len)
+{
+	struct rt_msg_hdr h = {
+		.magic = RT_MSG_MAGIC,
+		.type = type,
+		.len = fixed_len + body_len,
+	};
+
+	h.crc = rt_crc32c(rt_crc32c(0, fixed, fixed_len), body, body_len);
+	memcpy(ch->hdr, &h, sizeof(h));
+	if (fixed_len)
+		memcpy(ch->hdr + sizeof(h), fixed, fixed_len);
+	ch->msg_type = type;
+	ch->hdr_len = sizeof(h) + fixed_len;
+	ch->body = body;
+	ch->body_len = body_len;
+	ch->pos = 0;
+	ch->in_flight = true;
+}
+
+static void try_connect(struct channel *ch)
+{
+	struct sock_sink *ss = ch->ss;
+	struct sockaddr_storage sa;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = ch };
+	socklen_t len = 0;
+	int r, one = 1;
+
+	if (ch->attempt)
+		atomic_fetch_add(&ch->reconnects, 1);
+	ch->state = CH_CONNECTING;
+	ch->deadline = now_ms() + HANDSHAKE_MS;
+	r = resolve(ss, &sa, &len);
+	if (r < 0) {
+		disconnect(ch, r == -EHOSTUNREACH ? "cannot resolve the host" :
+						    strerror(-r));
+		return;
+	}
+	ch->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (ch->fd < 0) {
+		disconnect(ch, strerror(errno));
+		return;
+	}
+	if (sa.ss_family != AF_UNIX)
+		setsockopt(ch->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(ch->fd, (struct sockaddr *)&sa, len) < 0 &&
+	    errno != EINPROGRESS) {
+		disconnect(ch, strerror(errno));
+		return;
+	}
+	epoll_ctl(ss->ep, EPOLL_CTL_ADD, ch->fd, &ev);
+	ch->want_out = true;
+}
+
+/* connect() finished: say HELLO. */
+static void connected(struct channel *ch)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	getsockopt(ch->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+	if (err) {
+		disconnect(ch, strerror(err));
+		return;
+	}
+	start_msg(ch, RT_MSG_HELLO, NULL, 0, ch->hello.data, ch->hello.len);
+	ch->state = CH_HELLO;
+}
+
+static void send_bye(struct channel *ch, uint32_t reason)
+{
+	static const char done[] = "capture finished";
+	static const char proto[] = "protocol error";
+	struct rt_msg_bye bye = { reason };
+	const char *msg = reason == RT_BYE_DONE ? done : proto;
+
+	start_msg(ch, RT_MSG_BYE, &bye, sizeof(bye), (const uint8_t *)msg,
+		  strlen(msg));
+}
+
+/* Next DATA from the queue, if there is something to send. */
+static int next_data(struct channel *ch)
+{
+	const struct chunk *c;
+	uint64_t off = ch->sent;
+	const uint8_t *body;
+	ssize_t got;
+	size_t n;
+	bool done;
+
+	pthread_mutex_lock(&ch->mu);
+	for (c = ch->head; c && c->off + c->len <= off; c = c->next)
+		;
+	if (!c || c->off > off) {
+		/* all sent: BYE once all is acknowledged too */
+		done = ch->finished && ch->acked == ch->end &&
+		       off == ch->end && atomic_load(&ch->ss->stop_at);
+		pthread_mutex_unlock(&ch->mu);
+		if (done)
+			send_bye(ch, RT_BYE_DONE);
+		return done;
+	}
+	n = c->off + c->len - off;
+	if (n > DATA_MAX)
+		n = DATA_MAX;
+	if (c->mem) {
+		/* stays put: only this thread frees, after ACKs */
+		body = c->mem + (off - c->off);
+		pthread_mutex_unlock(&ch->mu);
+	} else {
+		uint64_t at = c->spill_off + (off - c->off);
+
+		pthread_mutex_unlock(&ch->mu);
+		if (!ch->bounce && !(ch->bounce = malloc(DATA_MAX)))
+			return -ENOMEM;
+		got = pread(ch->spill_fd, ch->bounce, n, at);
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		n = got;
+		body = ch->bounce;
+	}
+	start_msg(ch, RT_MSG_DATA, &off, sizeof(off), body, n);
+	ch->msg_end = off + n;
+	return 1;
+}
+
+/* Send what the socket takes. */
+static void pump(struct channel *ch)
+{
+	while (ch->fd >= 0) {
+		struct iovec iov[2];
+		int n = 0;
+		ssize_t w;
+
+		if (!ch->in_flight) {
+			int r;
+
+			if (ch->state != CH_CONNECTED)
+				break;
+			r = next_data(ch);
+			if (r < 0) {
+				disconnect(ch, strerror(-r));
+				return;
+			}
+			if (r == 0 && now_ms() - ch->last_send >= KEEPALIVE_MS) {
+				/* an empty DATA: the collector closes
+				 * channels silent for 60 s */
+				start_msg(ch, RT_MSG_DATA, &ch->sent,
+					  sizeof(ch->sent), NULL, 0);
+				ch->msg_end = ch->sent;
+			} else if (r == 0) {
+				break;
+			}
+		}
+		if (ch->pos < ch->hdr_len)
+			iov[n++] = (struct iovec){ ch->hdr + ch->pos,
+						   ch->hdr_len - ch->pos };
+		if (ch->body_len) {
+			size_t bpos = ch->pos > ch->hdr_len ? ch->pos - ch->hdr_len : 0;
+
+			iov[n++] = (struct iovec){ (void *)(ch->body + bpos),
+						   ch->body_len - bpos };
+		}
+		w = sendmsg(ch->fd, &(struct msghdr){ .msg_iov = iov,
+						      .msg_iovlen = n },
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				set_out(ch, true);
+				return;
+			}
+			disconnect(ch, strerror(errno));
+			return;
+		}
+		ch->pos += w;
+		ch->last_send = now_ms();
+		if (ch->pos < ch->hdr_len + ch->body_len)
+			continue;
+		ch->in_flight = false;
+		if (ch->msg_type == RT_MSG_BYE) {
+			close(ch->fd);
+			ch->fd = -1;
+			ch->want_out = false;
+			ch->state = CH_DONE;
+			return;
+		}
+		if (ch->msg_type == RT_MSG_DATA)
+			ch->sent = ch->msg_end;
+	}
+	set_out(ch, false);
+}
+
+static void protocol_error(struct channel *ch, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void protocol_error(struct channel *ch, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_err("output '%s': cpu %d: collector %s broke the protocol: %s",
+		out_name(ch->ss), ch->cpu, ch->ss->address, why);
+	if (!ch->in_flight && ch->fd >= 0) {
+		/* best effort: the socket closes right after */
+		send_bye(ch, RT_BYE_PROTOCOL);
+		send(ch->fd, ch->hdr, ch->hdr_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		send(ch->fd, ch->body, ch->body_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	ch->failing = true;
+	disconnect(ch, "protocol error");
+}
+
+static void on_welcome(struct channel *ch, const uint8_t *p, uint32_t len)
+{
+	struct rt_msg_welcome w;
+	uint64_t acked, end;
+
+	if (ch->state != CH_HELLO || len < sizeof(w)) {
+		protocol_error(ch, "unexpected or short WELCOME");
+		return;
+	}
+	memcpy(&w, p, sizeof(w));
+	if (w.status != RT_WELCOME_OK) {
+		log_err("output '%s': cpu %d: collector %s refused the channel (status %u): %.*s",
+			out_name(ch->ss), ch->cpu, ch->ss->address, w.status,
+			(int)(len - sizeof(w)), p + sizeof(w));
+		ch->failing = true;
+		disconnect(ch, "refused");
+		return;
+	}
+	pthread_mutex_lock(&ch->mu);
+	acked = ch->acked;
+	end = ch->end;
+	if (w.resume >= acked && w.resume <= end)
+		free_acked(ch, w.resume);
+	pthread_mutex_unlock(&ch->mu);
+	if (w.resume > end) {
+		protocol_error(ch, "resume offset %llu is beyond the %llu bytes produced",
+			       (unsigned long long)w.resume,
+			       (unsigned long long)end);
+		return;
+	}
+	if (w.resume < acked) {
+		protocol_error(ch, "resume offset %llu is before %llu bytes it acknowledged already",
+			       (unsigned long long)w.resume,
+			       (unsigned long long)acked);
+		return;
+	}
+	log_info("output '%s': cpu %d: connected to %s, sending from byte %llu",
+		 out_name(ch->ss), ch->cpu, ch->ss->address,
+		 (unsigned long long)w.resume);
+	ch->sent = w.resume;
+	ch->state = CH_CONNECTED;
+	ch->attempt = 0;
+	ch->failing = false;
+}
+
+static void on_ack(struct channel *ch, const uint8_t *p, uint32_t len)
+{
+	uint64_t a;
+
+	if (ch->state != CH_CONNECTED || len != sizeof(a)) {
+		protocol_error(ch, "unexpected ACK");
+		return;
+	}
+	memcpy(&a, p, sizeof(a));
+	if (a > ch->sent && !(ch->in_flight && a <= ch->msg_end)) {
+		protocol_error(ch, "ACK of byte %llu, only %llu sent",
+			       (unsigned long long)a,
+			       (unsigned long long)ch->sent);
+		return;
+	}
+	pthread_mutex_lock(&ch->mu);
+	if (a > ch->acked)
+		free_acked(ch, a);
+	pthread_mutex_unlock(&ch->mu);
+}
+
+static void on_bye(struct channel *ch, const uint8_t *p, uint32_t len)
+{
+	uint32_t reason = 0;
+
+	if (len >= sizeof(reason))
+		memcpy(&reason, p, sizeof(reason));
+	log_warn("output '%s': cpu %d: collector %s said BYE (reason %u): %.*s",
+		 out_name(ch->ss), ch->cpu, ch->ss->address, reason,
+		 len > 4 ? (int)(len - 4) : 0, p + 4);
+	ch->failing = true;
+	disconnect(ch, "the collector closed the channel");
+}
+
+static void receive(struct channel *ch)
+{
+	for (;;) {
+		ssize_t n = recv(ch->fd, ch->rx + ch->rx_len,
+				 RX_SIZE - ch->rx_len, MSG_DONTWAIT);
+		size_t at = 0;
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			disconnect(ch, n < 0 ? strerror(errno) :
+					       "closed by the collector");
+			return;
+		}
+		ch->rx_len += n;
+		while (ch->rx_len - at >= RT_MSG_HDR_SIZE && ch->fd >= 0) {
+			struct rt_msg_hdr h;
+			const uint8_t *pl = ch->rx + at + RT_MSG_HDR_SIZE;
+
+			memcpy(&h, ch->rx + at, sizeof(h));
+			if (h.magic != RT_MSG_MAGIC || h.len > RT_MSG_MAX_PAYLOAD) {
+				protocol_error(ch, "bad message header");
+				return;
+			}
+			if (ch->rx_len - at - RT_MSG_HDR_SIZE < h.len)
+				break;
+			if (rt_crc32c(0, pl, h.len) != h.crc) {
+				protocol_error(ch, "bad message checksum");
+				return;
+			}
+			at += RT_MSG_HDR_SIZE + h.len;
+			switch (h.type) {
+			case RT_MSG_WELCOME:
+				on_welcome(ch, pl, h.len);
+				break;
+			case RT_MSG_ACK:
+				on_ack(ch, pl, h.len);
+				break;
+			case RT_MSG_BYE:
+				on_bye(ch, pl, h.len);
+				break;
+			default:
+				protocol_error(ch, "unexpected message type %u",
+					       h.type);
+			}
+		}
+		if (ch->fd < 0)
+			return;
+		memmove(ch->rx, ch->rx + at, ch->rx_len - at);
+		ch->rx_len -= at;
+	}
+}
+
+static bool all_done(struct sock_sink *ss)
+{
+	for (int c = 0; c < ss->s->nr_cpus; c++)
+		if (ss->s->online[c] && ss->ch[c].state != CH_DONE)
+			return false;
+	return true;
+}
+
+static void *sender_thread(void *arg)
+{
+	struct sock_sink *ss = arg;
+	struct epoll_event evs[16];
+
+	for (;;) {
+		uint64_t now = now_ms(), stop = atomic_load(&ss->stop_at);
+		int64_t timeout = 1000;
+		int n;
+
+		if (stop && (now >= stop || all_done(ss)))
+			break;
+		for (int c = 0; c < ss->s->nr_cpus; c++) {
+			struct channel *ch = &ss->ch[c];
+			int64_t t = timeout;
+
+			if (!ss->s->online[c])
+				continue;
+			if (ch->state == CH_BACKOFF && now >= ch->retry_at)
+				try_connect(ch);
+			else if ((ch->state == CH_CONNECTING ||
+				  ch->state == CH_HELLO) &&
+				 now >= ch->deadline)
+				disconnect(ch, "no answer within 10 s");
+			if (ch->state == CH_BACKOFF)
+				t = ch->retry_at - now;
+			else if (ch->state == CH_CONNECTING || ch->state == CH_HELLO)
+				t = ch->deadline - now;
+			else if (ch->state == CH_CONNECTED)
+				t = ch->last_send + KEEPALIVE_MS - now;
+			if (t < timeout)
+				timeout = t < 0 ? 0 : t;
+		}
+		if (stop && (int64_t)(stop - now) < timeout)
+			timeout = stop - now;
+		n = epoll_wait(ss->ep, evs, 16, (int)timeout);
+		for (int i = 0; i < n; i++) {
+			struct channel *ch = evs[i].data.ptr;
+
+			if (!ch) {
+				uint64_t v;
+
+				if (read(ss->kick_fd, &v, sizeof(v)) < 0)
+					continue;
+				atomic_store(&ss->kicked, false);
+				continue;
+			}
+			if (ch->fd < 0)
+				continue;
+			if (ch->state == CH_CONNECTING &&
+			    (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+				connected(ch);
+				continue;
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				receive(ch);
+		}
+		/* anything new in the queues, or room in the sockets */
+		for (int c = 0; c < ss->s->nr_cpus; c++)
+			if (ss->s->online[c] && ss->ch[c].fd >= 0 &&
+			    ss->ch[c].state != CH_CONNECTING)
+				pump(&ss->ch[c]);
+	}
+	return NULL;
+}
+
+/* ---- set-up, status, teardown ---- */
+
+static void header_identity(struct sock_sink *ss)
+{
+	const struct rt_buf *h = ss->s->header;
+	size_t off = 0;
+	uint16_t tag;
+	const uint8_t *val;
+	uint32_t len;
+
+	while (rt_record_next(h->data, h->len, &off, &tag, &val, &len) == 1) {
+		char *dst = tag == RT_TAG_HOSTNAME ? ss->host :
+			    tag == RT_TAG_BOOT_ID  ? ss->boot_id :
+			    tag == RT_TAG_CAPTURE_ID ? ss->capture_id :
+						     NULL;
+
+		if (dst && len < 64)
+			snprintf(dst, 64, "%.*s", (int)len, val);
+	}
+	if (!ss->host[0])
+		snprintf(ss->host, sizeof(ss->host), "unknown");
+}
+
+static int read_token(struct sock_sink *ss)
+{
+	const char *path = ss->s->out->token_file;
+	ssize_t n;
+	int fd;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+
+		log_err("output '%s': cannot read token_file '%s': %m",
+			out_name(ss), path);
+		return r;
+	}
+	n = read(fd, ss->token, sizeof(ss->token));
+	close(fd);
+	while (n > 0 && (ss->token[n - 1] == '\n' || ss->token[n - 1] == '\r'))
+		n--;
+	if (n <= 0 || (size_t)n >= sizeof(ss->token)) {
+		log_err("output '%s': token_file '%s' is empty or longer than %d bytes",
+			out_name(ss), path, TOKEN_MAX - 1);
+		return -EINVAL;
+	}
+	ss->token_len = n;
+	return 0;
+}
+
+static int build_hello(struct sock_sink *ss, struct channel *ch)
+{
+	struct rt_buf *b = &ch->hello;
+	int r = rt_record_add_u32(b, RT_HELLO_PROTO_VERSION, RT_PROTO_VERSION);
+
+	if (!r)
+		r = rt_record_add_str(b, RT_HELLO_HOST, ss->host);
+	if (!r)
+		r = rt_record_add_str(b, RT_HELLO_BOOT_ID, ss->boot_id);
+	if (!r)
+		r = rt_record_add_str(b, RT_HELLO_CAPTURE_ID, ss->capture_id);
+	if (!r)
+		r = rt_record_add_u32(b, RT_HELLO_CPU, ch->cpu);
+	if (!r && ss->token_len)
+		r = rt_record_add(b, RT_HELLO_TOKEN, ss->token, ss->token_len);
+	if (!r)
+		r = rt_record_add_str(b, RT_HELLO_OUTPUT, out_name(ss));
+	return r;
+}
+
+static int sock_open(struct rt_sink *s)
+{
+	struct sock_sink *ss = calloc(1, sizeof(*ss));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct rt_buf b = { 0 };
+	uint64_t cmd;
+	int r;
+
+	if (!ss)
+		return -ENOMEM;
+	s->priv = ss;
+	ss->s = s;
+	ss->ep = ss->kick_fd = -1;
+	ss->name = strdup(s->out->name);
+	ss->address = strdup(s->out->address);
+	ss->spill_dir = strdup(s->out->spill_dir);
+	ss->reconnect_min_ms = s->out->reconnect_min_ms;
+	ss->reconnect_max_ms = s->out->reconnect_max_ms;
+	ss->type = s->out->type;
+	ss->ch = calloc(s->nr_cpus, sizeof(*ss->ch));
+	if (!ss->name || !ss->address || !ss->spill_dir || !ss->ch)
+		return -ENOMEM;
+	for (int c = 0; c < s->nr_cpus; c++) {
+		struct channel *ch = &ss->ch[c];
+
+		ch->ss = ss;
+		ch->cpu = c;
+		ch->fd = ch->spill_fd = -1;
+		ch->state = CH_BACKOFF; /* retry_at 0: at once */
+		pthread_mutex_init(&ch->mu, NULL);
+	}
+	r = read_token(ss);
+	if (r < 0)
+		return r;
+	header_identity(ss);
+	/* as sink_file.c: room for twice today's cmdlines, at least 4 KiB */
+	cmd = rt_metadata_cmdlines(s->inst, &b) == 0 ? b.len : 0;
+	rt_buf_free(&b);
+	cmd = 2 * cmd < 4096 ? 4096 : 2 * cmd;
+	ss->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(cmd) + END_FRAME_SIZE;
+	for (int c = 0; c < s->nr_cpus; c++) {
+		if (!s->online[c])
+			continue;
+		ss->ch[c].rx = malloc(RX_SIZE);
+		if (!ss->ch[c].rx || build_hello(ss, &ss->ch[c]) < 0)
+			return -ENOMEM;
+		r = start_file(s, &ss->ch[c]);
+		if (r < 0)
+			return r;
+	}
+	ss->ep = epoll_create1(EPOLL_CLOEXEC);
+	ss->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ss->ep < 0 || ss->kick_fd < 0 ||
+	    epoll_ctl(ss->ep, EPOLL_CTL_ADD, ss->kick_fd, &ev) < 0)
+		return -errno;
+	if (s->out->type == RT_OUTPUT_TCP)
+		log_warn("output '%s': plain TCP to %s: the capture travels unencrypted and unauthenticated (insecure = yes; TLS is not implemented yet)",
+			 out_name(ss), ss->address);
+	r = pthread_create(&ss->thread, NULL, sender_thread, ss);
+	if (r) {
+		log_err("output '%s': cannot start its sender thread: %s",
+			out_name(ss), strerror(r));
+		return -r;
+	}
+	ss->started = true;
+	return 0;
+}
+
+/* Stop: wait (stop_timeout_ms, all CPUs together) for the last ACKs. */
+static void finish(struct sock_sink *ss)
+{
+	const struct rt_output *o = ss->s->out;
+	uint64_t t0 = now_ms();
+
+	atomic_store(&ss->stop_at, t0 + o->stop_timeout_ms + !o->stop_timeout_ms);
+	kick(ss);
+	pthread_join(ss->thread, NULL);
+	ss->started = false;
+	for (int c = 0; c < ss->s->nr_cpus; c++) {
+		struct channel *ch = &ss->ch[c];
+
+		if (!ss->s->online[c] || ch->end == ch->acked)
+			continue;
+		if (ch->unacked_events || ch->mark_nr)
+			log_err("output '%s': cpu %d: %llu bytes (%llu events in %zu sub-buffers) were not acknowledged by %s within stop_timeout_ms (%u): they are lost",
+				o->name, c,
+				(unsigned long long)(ch->end - ch->acked),
+				(unsigned long long)ch->unacked_events,
+				ch->mark_nr, ss->address, o->stop_timeout_ms);
+		else
+			log_err("output '%s': cpu %d: %llu bytes (metadata, no events) were not acknowledged by %s within stop_timeout_ms (%u)",
+				o->name, c,
+				(unsigned long long)(ch->end - ch->acked),
+				ss->address, o->stop_timeout_ms);
+	}
+	if (now_ms() - t0 > 1000)
+		log_info("output '%s': waited %.1f s for the collector's last acknowledgements",
+			 o->name, (now_ms() - t0) / 1000.0);
+}
+
+static void free_chunks(struct chunk *c)
+{
+	while (c) {
+		struct chunk *next = c->next;
+
+		free(c->mem);
+		free(c);
+		c = next;
+	}
+}
+
+static void sock_free(struct rt_sink *s)
+{
+	struct sock_sink *ss = s->priv;
+
+	if (!ss)
+		return;
+	if (ss->started)
+		finish(ss);
+	for (int c = 0; ss->ch && c < s->nr_cpus; c++) {
+		struct channel *ch = &ss->ch[c];
+
+		if (ch->fd >= 0)
+			close(ch->fd);
+		if (ch->spill_fd >= 0) {
+			char path[PATH_MAX];
+
+			close(ch->spill_fd);
+			snprintf(path, sizeof(path), "%s/cpu%d.spill",
+				 ss->spill_dir, c);
+			unlink(path);
+		}
+		free_chunks(ch->head);
+		free_chunks(ch->spare);
+		free(ch->marks);
+		free(ch->bounce);
+		free(ch->rx);
+		rt_buf_free(&ch->hello);
+		pthread_mutex_destroy(&ch->mu);
+	}
+	if (ss->ep >= 0)
+		close(ss->ep);
+	if (ss->kick_fd >= 0)
+		close(ss->kick_fd);
+	free(ss->ch);
+	free(ss->name);
+	free(ss->address);
+	free(ss->spill_dir);
+	free(ss);
+	s->priv = NULL;
+}
+
+static const char *sock_state(struct rt_sink *s, char *detail, size_t len)
+{
+	struct sock_sink *ss = s->priv;
+	int nr = 0, up = 0, backoff = 0;
+	uint64_t queued = 0, spilled = 0;
+
+	for (int c = 0; c < s->nr_cpus; c++) {
+		struct channel *ch = &ss->ch[c];
+		int st = ch->state;
+
+		if (!s->online[c])
+			continue;
+		nr++;
+		up += st == CH_CONNECTED || st == CH_DONE;
+		backoff += st == CH_BACKOFF;
+		pthread_mutex_lock(&ch->mu);
+		queued += ch->end - ch->acked;
+		spilled += ch->spill_bytes;
+		pthread_mutex_unlock(&ch->mu);
+	}
+	snprintf(detail, len, "%s (%d/%d CPUs connected, %llu bytes queued, %llu spilled)",
+		 ss->address, up, nr, (unsigned long long)queued,
+		 (unsigned long long)spilled);
+	return spilled ? "spilling" :
+	       up == nr ? "connected" :
+	       backoff	? "backoff" :
+			  "connecting";
+}
+
+static void sock_status(struct rt_sink *s,
+			void (*put)(void *ctx, const char *key, const char *v),
+			void *ctx)
+{
+	struct sock_sink *ss = s->priv;
+	uint64_t acked = 0, queued = 0, spilled = 0, reconnects = 0;
+	char v[32];
+#define PUT_U64(key, x) \
+	(snprintf(v, sizeof(v), "%llu", (unsigned long long)(x)), put(ctx, key, v))
+
+	for (int c = 0; c < s->nr_cpus; c++) {
+		struct channel *ch = &ss->ch[c];
+
+		if (!s->online[c])
+			continue;
+		pthread_mutex_lock(&ch->mu);
+		acked += ch->acked;
+		queued += ch->end - ch->acked;
+		spilled += ch->spill_bytes;
+		pthread_mutex_unlock(&ch->mu);
+		reconnects += atomic_load(&ch->reconnects);
+	}
+	put(ctx, "peer", ss->address);
+	PUT_U64("acked_bytes", acked);
+	PUT_U64("queued_bytes", queued);
+	PUT_U64("spilled_bytes", spilled);
+	PUT_U64("reconnects", reconnects);
+#undef PUT_U64
+}
+
+const struct rt_sink_ops rt_sink_tcp_ops = {
+	.type = "tcp",
+	.open = sock_open,
+	.write_subbuf = sock_write,
+	.close_cpu = sock_close_cpu,
+	.free = sock_free,
+	.restart = sock_restart,
+	.state = sock_state,
+	.status = sock_status,
+	.can_splice = false,
+};
+
+const struct rt_sink_ops rt_sink_unix_ops = {
+	.type = "unix",
+	.open = sock_open,
+	.write_subbuf = sock_write,
+	.close_cpu = sock_close_cpu,
+	.free = sock_free,
+	.restart = sock_restart,
+	.state = sock_state,
+	.status = sock_status,
+	.can_splice = false,
+};

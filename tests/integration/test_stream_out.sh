@@ -1,0 +1,312 @@
+#!/bin/bash
+# Socket outputs (type = tcp, type = unix) streaming to a collector:
+#  1. tcp and unix beside a file output: the collector's files hold every
+#     marker exactly once, and the same events as the local files (mmap and
+#     read readers);
+#  2. the collector killed and restarted mid-stream, several times: every
+#     marker exactly once after the daemon stops;
+#  3. a small queue_size/spill_size with the collector away: the data spills,
+#     then whole sub-buffers are dropped and LOST frames say where; markers
+#     captured + lost == written, per CPU;
+#  4. config errors (tcp without insecure, bad addresses) name file:line.
+#
+# The collector is a stand-in written here (HELLO/WELCOME/DATA/ACK, bytes to
+# one file per channel, cut into capture files at the end) until
+# `ringtap collect` lands.
+. "$(dirname "$0")/lib.sh"
+
+COL=$TMP/collector.py
+cat >"$COL" <<'EOF'
+import os, socket, struct, sys, threading
+
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+    T.append(c)
+
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+MAGIC = 0x50415452
+
+def msg(t, payload):
+    return struct.pack('<IHHII', MAGIC, t, 0, len(payload), crc32c(payload)) + payload
+
+def recvn(s, n):
+    b = bytearray()
+    while len(b) < n:
+        x = s.recv(n - len(b))
+        if not x:
+            raise EOFError
+        b += x
+    return bytes(b)
+
+def serve(conn, outdir):
+    try:
+        magic, t, _, ln, crc = struct.unpack('<IHHII', recvn(conn, 16))
+        p = recvn(conn, ln)
+        assert magic == MAGIC and t == 1 and crc32c(p) == crc
+        rec, off = {}, 0
+        while off < len(p):
+            tag, _, l = struct.unpack_from('<HHI', p, off)
+            rec[tag] = p[off + 8:off + 8 + l]
+            off += 8 + ((l + 7) & ~7)
+        assert struct.unpack('<I', rec[1])[0] == 1
+        d = os.path.join(outdir, rec[2].decode(), rec[3].decode())
+        os.makedirs(d, exist_ok=True)
+        f = open(os.path.join(d, 'chan-cpu%d.bin' % struct.unpack('<I', rec[5])[0]), 'ab')
+        held = f.tell()
+        conn.sendall(msg(2, struct.pack('<IIQ', 0, 0, held)))
+        while True:
+            magic, t, _, ln, crc = struct.unpack('<IHHII', recvn(conn, 16))
+            p = recvn(conn, ln)
+            if t == 5:
+                break
+            assert magic == MAGIC and t == 3 and struct.unpack_from('<Q', p)[0] == held
+            f.write(p[8:])
+            f.flush()
+            os.fdatasync(f.fileno())
+            held += len(p) - 8
+            conn.sendall(msg(4, struct.pack('<Q', held)))
+    except (EOFError, ConnectionError):
+        pass
+    conn.close()
+
+def split(d):
+    # a channel's bytes -> cpuN-<index>.rtap, a new file at each preamble
+    for root, _, files in os.walk(d):
+        for fn in files:
+            if not fn.startswith('chan-cpu'):
+                continue
+            cpu = int(fn[8:-4])
+            b = open(os.path.join(root, fn), 'rb').read()
+            off, idx, start = 0, 0, 0
+            while off < len(b):
+                if b[off:off + 8] == b'RINGTAP\0':
+                    if off > start:
+                        open(os.path.join(root, 'cpu%d-%06d.rtap' % (cpu, idx)), 'wb').write(b[start:off])
+                        idx += 1
+                    start = off
+                    off += 16
+                    continue
+                ln = struct.unpack_from('<I', b, off + 12)[0]
+                off += 32 + ((ln + 7) & ~7)
+            open(os.path.join(root, 'cpu%d-%06d.rtap' % (cpu, idx)), 'wb').write(b[start:])
+            os.unlink(os.path.join(root, fn))
+
+if sys.argv[1] == 'split':
+    split(sys.argv[2])
+    sys.exit(0)
+if sys.argv[1] == 'port':
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    print(s.getsockname()[1])
+    sys.exit(0)
+kind, addr, outdir = sys.argv[1:4]
+if kind == 'unix':
+    s = socket.socket(socket.AF_UNIX)
+    if os.path.exists(addr):
+        os.unlink(addr)
+    s.bind(addr)
+else:
+    host, port = addr.rsplit(':', 1)
+    s = socket.socket(socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, int(port)))
+s.listen(16)
+open(outdir + '.ready', 'w').close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c, outdir), daemon=True).start()
+EOF
+
+# start_collector NAME KIND ADDRESS DIR: sets COL_PID_<NAME>.
+start_collector() {
+	local name=$1
+	rm -f "$4.ready"
+	python3 "$COL" "$2" "$3" "$4" &
+	PIDS+=($!)
+	eval "COL_PID_$name=$!"
+	for _ in $(seq 1 100); do
+		[ -e "$4.ready" ] && return 0
+		sleep 0.05
+	done
+	fail "collector $name did not start"
+}
+kill_collector() {
+	local pid
+	eval "pid=\$COL_PID_$1"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+# capture_dir DIR: the one host/boot_id directory of a collector, split
+capture_dir() {
+	python3 "$COL" split "$1" || fail "cannot split $1"
+	local d
+	d=$(ls -d "$1"/*/*/ 2>/dev/null)
+	[ "$(echo "$d" | wc -l)" = 1 ] && [ -n "$d" ] || fail "$1: expected one host/boot directory, got: $d"
+	echo "${d%/}"
+}
+# net_config FILE INSTANCE TRACE-LINES OUTPUT-SECTIONS
+net_config() {
+	printf '[trace]\ninstance = %s\nevents = ftrace:print\nflush_interval_ms = 100\n%b\n%b\n[daemon]\nrun_dir = %s\n' \
+		"$2" "$3" "$4" "$RUN_DIR" >"$1"
+}
+# check_lost REPORT CPU WRITTEN: markers of CPU strictly increasing (none
+# twice), and those present plus the LOST counts equal WRITTEN.
+check_lost() {
+	awk -v cpu="$2" -v n="$3" '
+		$1 == "CPU:" cpu && $2 == "[LOST" { if ($3 !~ /^[0-9]+$/) { print "LOST without a count: " $0; bad = 1 } lost += $3; next }
+		{
+			for (i = 1; i <= NF; i++) if ($i == "c=" cpu) {
+				split($(i + 1), a, "="); s = a[2] + 0
+				if (seen && s <= last) { printf "cpu %d: s=%d after s=%d\n", cpu, s, last; bad = 1 }
+				seen = 1; last = s; got++
+			}
+		}
+		END {
+			printf "cpu %d: %d markers captured + %d lost = %d (written %d)\n", cpu, got, lost, got + lost, n
+			exit bad || got + lost != n || lost == 0
+		}
+	' "$1"
+}
+cpus=$(seq -s, 0 $((NCPUS - 1)))
+PORT=$(python3 "$COL" port)
+
+# ---- 1. tcp + unix + file, both readers ----
+for reader in mmap read; do
+	log "1. tcp, unix and file outputs, reader = $reader"
+	inst=$(new_instance)
+	rm -rf "$TMP/c1" "$TMP/c2" "$TMP/local"
+	start_collector tcp tcp "127.0.0.1:$PORT" "$TMP/c1"
+	start_collector unix unix "$TMP/col.sock" "$TMP/c2"
+	net_config "$TMP/rt.conf" "$inst" "reader = $reader" \
+		"[output \"local\"]\ntype = file\npath = $TMP/local\n
+[output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\nspill_dir = $TMP/spill-net\n
+[output \"sock\"]\ntype = unix\naddress = $TMP/col.sock\nspill_dir = $TMP/spill-sock\n"
+	start_daemon "$TMP/rt.conf" "$TMP/d1.log"
+	"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 20000 -r 20000 >"$TMP/written" ||
+		fail "marker_writer failed"
+	"$RINGTAP" status -c "$TMP/rt.conf" >"$TMP/status" || fail "ringtap status failed"
+	grep -E "^(net|sock) " "$TMP/status"
+	grep -qE "^net +tcp +connected" "$TMP/status" || fail "tcp output not connected"
+	grep -qE "^sock +unix +connected" "$TMP/status" || fail "unix output not connected"
+	stop_daemon TERM || { cat "$TMP/d1.log"; fail "ringtapd exited with $?"; }
+	grep -q "not acknowledged" "$TMP/d1.log" && { cat "$TMP/d1.log"; fail "data left unacknowledged"; }
+	grep -q "plain TCP to 127.0.0.1:$PORT" "$TMP/d1.log" || fail "no warning about plain TCP"
+	kill_collector tcp
+	kill_collector unix
+	"$RINGTAP" report "$TMP/local" >"$TMP/local.rep" || fail "report of the file output failed"
+	for c in c1 c2; do
+		dir=$(capture_dir "$TMP/$c")
+		"$RINGTAP" report "$dir" >"$TMP/$c.rep" || fail "$c: report exited with $?"
+		for cpu in $(seq 0 $((NCPUS - 1))); do
+			check_markers "$TMP/$c.rep" "$cpu" 20000 || fail "$c ($reader): cpu $cpu markers incomplete"
+		done
+		cmp -s "$TMP/local.rep" "$TMP/$c.rep" || fail "$c ($reader): events differ from the file output's"
+		[ $reader = mmap ] && for f in "$TMP"/local/*.rtap; do
+			cmp "$f" "$dir/$(basename "$f")" || fail "$c: $(basename "$f") differs from the file output's"
+		done
+		echo "$c ($reader): every marker once, same events as the file output"
+	done
+done
+
+# ---- 2. collector killed and restarted mid-stream ----
+log "2. the collector killed and restarted 4 times"
+inst=$(new_instance)
+rm -rf "$TMP/c1"
+start_collector tcp tcp "127.0.0.1:$PORT" "$TMP/c1"
+net_config "$TMP/rt.conf" "$inst" "" \
+	"[output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\nspill_dir = $TMP/spill-net\nmax_file_size = 256K\nreconnect_min_ms = 20\nreconnect_max_ms = 300\n"
+start_daemon "$TMP/rt.conf" "$TMP/d2.log"
+"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 30000 -r 6000 >"$TMP/written" &
+writer=$!
+PIDS+=($writer)
+for i in 1 2 3 4; do
+	sleep 0.8
+	kill_collector tcp
+	sleep 0.3
+	start_collector tcp tcp "127.0.0.1:$PORT" "$TMP/c1"
+done
+wait $writer || fail "marker_writer failed"
+"$RINGTAP" status -c "$TMP/rt.conf" >"$TMP/status" || fail "ringtap status failed"
+stop_daemon TERM || { cat "$TMP/d2.log"; fail "ringtapd exited with $?"; }
+kill_collector tcp
+grep -c "connected to" "$TMP/d2.log" | grep -qv '^[0-4]$' || { cat "$TMP/d2.log"; fail "expected reconnections"; }
+grep -q "not acknowledged" "$TMP/d2.log" && { cat "$TMP/d2.log"; fail "data left unacknowledged"; }
+dir=$(capture_dir "$TMP/c1")
+ls "$dir" | grep -q "cpu0-000002.rtap" || fail "expected rotated files"
+"$RINGTAP" report "$dir" >"$TMP/c1.rep" || fail "report exited with $?"
+for cpu in $(seq 0 $((NCPUS - 1))); do
+	check_markers "$TMP/c1.rep" "$cpu" 30000 || fail "after restarts: cpu $cpu markers incomplete"
+done
+grep -q LOST "$TMP/c1.rep" && fail "after restarts: report shows losses"
+echo "restarts: $(grep -c 'connected to' "$TMP/d2.log") connections, every marker once"
+
+# ---- 3. queue and spill full: LOST where the data was dropped ----
+log "3. queue_size = 1M, spill_size = 1M, collector away"
+inst=$(new_instance)
+rm -rf "$TMP/c1"
+net_config "$TMP/rt.conf" "$inst" "" \
+	"[output \"net\"]\ntype = unix\naddress = $TMP/col.sock\nqueue_size = 1M\nspill_size = 1M\nspill_dir = $TMP/spill-small\nreconnect_min_ms = 20\nreconnect_max_ms = 100\n"
+rm -f "$TMP/col.sock"
+start_daemon "$TMP/rt.conf" "$TMP/d3.log"
+# about 2.3 MB per CPU in 2.5 s; the collector comes after 1.5 s
+"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 10000 -r 4000 -s 200 >"$TMP/written" &
+writer=$!
+PIDS+=($writer)
+sleep 1.2
+"$RINGTAP" status -c "$TMP/rt.conf" >"$TMP/status" || fail "ringtap status failed"
+grep -E "^net " "$TMP/status"
+grep -qE "^net +unix +spilling" "$TMP/status" || fail "output not spilling with the collector away"
+ls "$TMP/spill-small"/cpu0.spill >/dev/null || fail "no spill file"
+sleep 0.3
+start_collector unix unix "$TMP/col.sock" "$TMP/c1"
+wait $writer || fail "marker_writer failed"
+sleep 0.5
+stop_daemon TERM || { cat "$TMP/d3.log"; fail "ringtapd exited with $?"; }
+kill_collector unix
+grep -q "not acknowledged" "$TMP/d3.log" && { cat "$TMP/d3.log"; fail "data left unacknowledged"; }
+grep "dropping sub-buffers" "$TMP/d3.log" | head -2
+dir=$(capture_dir "$TMP/c1")
+"$RINGTAP" report "$dir" >"$TMP/c1.rep" || fail "report exited with $?"
+"$RINGTAP" report --stats "$dir" | head -$((NCPUS + 2))
+for cpu in $(seq 0 $((NCPUS - 1))); do
+	check_lost "$TMP/c1.rep" "$cpu" 10000 || fail "cpu $cpu: captured + lost != written"
+done
+ls "$TMP/spill-small"/*.spill 2>/dev/null && fail "spill files left behind"
+
+# ---- 4. config errors ----
+log "4. config errors"
+inst=$(new_instance)
+expect_bad() {
+	net_config "$TMP/bad.conf" "$inst" "" "$1"
+	"$RINGTAPD" -c "$TMP/bad.conf" --check-config >"$TMP/bad.log" 2>&1 && fail "accepted: $1"
+	grep -qE -- "$2" "$TMP/bad.log" || { cat "$TMP/bad.log"; fail "message lacks '$2'"; }
+	echo "refused: $(cat "$TMP/bad.log")"
+}
+expect_bad "[output \"c\"]\ntype = tcp\naddress = 127.0.0.1:9\n" \
+	"bad.conf:6: output 'c': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes'"
+expect_bad "[output \"c\"]\ntype = tcp\naddress = collector\ninsecure = yes\n" \
+	"bad.conf:8: output 'c': address: 'collector' is not host:port"
+expect_bad "[output \"c\"]\ntype = tcp\naddress = ::1:9000\ninsecure = yes\n" \
+	"bad.conf:8: output 'c': address: '::1:9000' is not host:port or \\[ipv6-address\\]:port"
+expect_bad "[output \"c\"]\ntype = tcp\naddress = host:70000\ninsecure = yes\n" \
+	"bad.conf:8: .*port 1..65535"
+expect_bad "[output \"c\"]\ntype = unix\naddress = /run/x.sock\ninsecure = yes\n" \
+	"bad.conf:9: output 'c': 'insecure' is only for type 'tcp'"
+expect_bad "[output \"c\"]\ntype = unix\n" \
+	"bad.conf:6: output 'c': type 'unix' needs 'address'"
+expect_bad "[output \"c\"]\ntype = unix\naddress = /x\npath = /tmp\n" \
+	"bad.conf:9: output 'c': 'path' is not allowed for type 'unix'"
+expect_bad "[output \"c\"]\ntype = file\npath = /tmp/x\nqueue_size = 4M\n" \
+	"bad.conf:9: output 'c': 'queue_size' is only for types 'tcp' and 'unix'"
+net_config "$TMP/ok.conf" "$inst" "" "[output \"c\"]\ntype = tcp\naddress = [::1]:9000\ninsecure = yes\n"
+"$RINGTAPD" -c "$TMP/ok.conf" --check-config >"$TMP/ok.log" 2>&1 || { cat "$TMP/ok.log"; fail "[::1]:9000 refused"; }
+echo "stream outputs ok"
