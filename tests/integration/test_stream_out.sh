@@ -10,148 +10,36 @@
 #     captured + lost == written, per CPU;
 #  4. config errors (tcp without insecure, bad addresses) name file:line.
 #
-# The collector is a stand-in written here (HELLO/WELCOME/DATA/ACK, bytes to
-# one file per channel, cut into capture files at the end) until
-# `ringtap collect` lands.
+# The collector is `ringtap collect`.
 . "$(dirname "$0")/lib.sh"
 
-COL=$TMP/collector.py
-cat >"$COL" <<'EOF'
-import os, socket, struct, sys, threading
+HOST_DIR=$(hostname)/$(cat /proc/sys/kernel/random/boot_id)
 
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
-    T.append(c)
-
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-MAGIC = 0x50415452
-
-def msg(t, payload):
-    return struct.pack('<IHHII', MAGIC, t, 0, len(payload), crc32c(payload)) + payload
-
-def recvn(s, n):
-    b = bytearray()
-    while len(b) < n:
-        x = s.recv(n - len(b))
-        if not x:
-            raise EOFError
-        b += x
-    return bytes(b)
-
-def serve(conn, outdir):
-    try:
-        magic, t, _, ln, crc = struct.unpack('<IHHII', recvn(conn, 16))
-        p = recvn(conn, ln)
-        assert magic == MAGIC and t == 1 and crc32c(p) == crc
-        rec, off = {}, 0
-        while off < len(p):
-            tag, _, l = struct.unpack_from('<HHI', p, off)
-            rec[tag] = p[off + 8:off + 8 + l]
-            off += 8 + ((l + 7) & ~7)
-        assert struct.unpack('<I', rec[1])[0] == 1
-        d = os.path.join(outdir, rec[2].decode(), rec[3].decode())
-        os.makedirs(d, exist_ok=True)
-        f = open(os.path.join(d, 'chan-cpu%d.bin' % struct.unpack('<I', rec[5])[0]), 'ab')
-        held = f.tell()
-        conn.sendall(msg(2, struct.pack('<IIQ', 0, 0, held)))
-        while True:
-            magic, t, _, ln, crc = struct.unpack('<IHHII', recvn(conn, 16))
-            p = recvn(conn, ln)
-            if t == 5:
-                break
-            assert magic == MAGIC and t == 3 and struct.unpack_from('<Q', p)[0] == held
-            f.write(p[8:])
-            f.flush()
-            os.fdatasync(f.fileno())
-            held += len(p) - 8
-            conn.sendall(msg(4, struct.pack('<Q', held)))
-    except (EOFError, ConnectionError):
-        pass
-    conn.close()
-
-def split(d):
-    # a channel's bytes -> cpuN-<index>.rtap, a new file at each preamble
-    for root, _, files in os.walk(d):
-        for fn in files:
-            if not fn.startswith('chan-cpu'):
-                continue
-            cpu = int(fn[8:-4])
-            b = open(os.path.join(root, fn), 'rb').read()
-            off, idx, start = 0, 0, 0
-            while off < len(b):
-                if b[off:off + 8] == b'RINGTAP\0':
-                    if off > start:
-                        open(os.path.join(root, 'cpu%d-%06d.rtap' % (cpu, idx)), 'wb').write(b[start:off])
-                        idx += 1
-                    start = off
-                    off += 16
-                    continue
-                ln = struct.unpack_from('<I', b, off + 12)[0]
-                off += 32 + ((ln + 7) & ~7)
-            open(os.path.join(root, 'cpu%d-%06d.rtap' % (cpu, idx)), 'wb').write(b[start:])
-            os.unlink(os.path.join(root, fn))
-
-if sys.argv[1] == 'split':
-    split(sys.argv[2])
-    sys.exit(0)
-if sys.argv[1] == 'port':
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    print(s.getsockname()[1])
-    sys.exit(0)
-kind, addr, outdir = sys.argv[1:4]
-if kind == 'unix':
-    s = socket.socket(socket.AF_UNIX)
-    if os.path.exists(addr):
-        os.unlink(addr)
-    s.bind(addr)
-else:
-    host, port = addr.rsplit(':', 1)
-    s = socket.socket(socket.AF_INET)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, int(port)))
-s.listen(16)
-open(outdir + '.ready', 'w').close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c, outdir), daemon=True).start()
-EOF
-
-# start_collector NAME KIND ADDRESS DIR: sets COL_PID_<NAME>.
+# start_collector NAME LOG ARGS...: `ringtap collect ARGS` in the
+# background; sets COL_PID_<NAME> and, for a tcp: listener, COL_TCP (the
+# address it bound, port included).
 start_collector() {
-	local name=$1
-	rm -f "$4.ready"
-	python3 "$COL" "$2" "$3" "$4" &
-	PIDS+=($!)
-	eval "COL_PID_$name=$!"
-	for _ in $(seq 1 100); do
-		[ -e "$4.ready" ] && return 0
+	local name=$1 logf=$2 pid
+	shift 2
+	"$RINGTAP" collect "$@" >"$logf.out" 2>"$logf" &
+	pid=$!
+	PIDS+=($pid)
+	eval "COL_PID_$name=$pid"
+	for _ in $(seq 1 200); do
+		grep -q "collecting into" "$logf" && break
+		kill -0 $pid 2>/dev/null || { cat "$logf"; fail "ringtap collect exited during start-up"; }
 		sleep 0.05
 	done
-	fail "collector $name did not start"
+	grep -q "collecting into" "$logf" || fail "ringtap collect did not start within 10 s"
+	COL_TCP=$(sed -n 's/.*listening on tcp:\(.*\)$/\1/p' "$logf" | head -1)
 }
+# kill_collector NAME [SIGNAL]
 kill_collector() {
 	local pid
 	eval "pid=\$COL_PID_$1"
-	kill -9 "$pid" 2>/dev/null
+	kill -"${2:-9}" "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return 0
-}
-# capture_dir DIR: the one host/boot_id directory of a collector, split
-capture_dir() {
-	python3 "$COL" split "$1" || fail "cannot split $1"
-	local d
-	d=$(ls -d "$1"/*/*/ 2>/dev/null)
-	[ "$(echo "$d" | wc -l)" = 1 ] && [ -n "$d" ] || fail "$1: expected one host/boot directory, got: $d"
-	echo "${d%/}"
 }
 # net_config FILE INSTANCE TRACE-LINES OUTPUT-SECTIONS
 net_config() {
@@ -177,15 +65,15 @@ check_lost() {
 	' "$1"
 }
 cpus=$(seq -s, 0 $((NCPUS - 1)))
-PORT=$(python3 "$COL" port)
 
 # ---- 1. tcp + unix + file, both readers ----
 for reader in mmap read; do
 	log "1. tcp, unix and file outputs, reader = $reader"
 	inst=$(new_instance)
 	rm -rf "$TMP/c1" "$TMP/c2" "$TMP/local"
-	start_collector tcp tcp "127.0.0.1:$PORT" "$TMP/c1"
-	start_collector unix unix "$TMP/col.sock" "$TMP/c2"
+	start_collector tcp "$TMP/c1.log" -d "$TMP/c1" --listen tcp:127.0.0.1:0 --insecure
+	PORT=${COL_TCP##*:}
+	start_collector unix "$TMP/c2.log" -d "$TMP/c2" --listen "unix:$TMP/col.sock"
 	net_config "$TMP/rt.conf" "$inst" "reader = $reader" \
 		"[output \"local\"]\ntype = file\npath = $TMP/local\n
 [output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\nspill_dir = $TMP/spill-net\n
@@ -200,11 +88,11 @@ for reader in mmap read; do
 	stop_daemon TERM || { cat "$TMP/d1.log"; fail "ringtapd exited with $?"; }
 	grep -q "not acknowledged" "$TMP/d1.log" && { cat "$TMP/d1.log"; fail "data left unacknowledged"; }
 	grep -q "plain TCP to 127.0.0.1:$PORT" "$TMP/d1.log" || fail "no warning about plain TCP"
-	kill_collector tcp
-	kill_collector unix
+	kill_collector tcp TERM
+	kill_collector unix TERM
 	"$RINGTAP" report "$TMP/local" >"$TMP/local.rep" || fail "report of the file output failed"
 	for c in c1 c2; do
-		dir=$(capture_dir "$TMP/$c")
+		dir=$TMP/$c/$HOST_DIR
 		"$RINGTAP" report "$dir" >"$TMP/$c.rep" || fail "$c: report exited with $?"
 		for cpu in $(seq 0 $((NCPUS - 1))); do
 			check_markers "$TMP/$c.rep" "$cpu" 20000 || fail "$c ($reader): cpu $cpu markers incomplete"
@@ -221,9 +109,11 @@ done
 log "2. the collector killed and restarted 4 times"
 inst=$(new_instance)
 rm -rf "$TMP/c1"
-start_collector tcp tcp "127.0.0.1:$PORT" "$TMP/c1"
+echo "s3cret-$RANDOM" >"$TMP/token"
+start_collector tcp "$TMP/c2-0.log" -d "$TMP/c1" --listen tcp:127.0.0.1:0 --insecure --token-file "$TMP/token"
+PORT=${COL_TCP##*:}
 net_config "$TMP/rt.conf" "$inst" "" \
-	"[output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\nspill_dir = $TMP/spill-net\nmax_file_size = 256K\nreconnect_min_ms = 20\nreconnect_max_ms = 300\n"
+	"[output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\ntoken_file = $TMP/token\nspill_dir = $TMP/spill-net\nmax_file_size = 256K\nreconnect_min_ms = 20\nreconnect_max_ms = 300\n"
 start_daemon "$TMP/rt.conf" "$TMP/d2.log"
 "$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 30000 -r 6000 >"$TMP/written" &
 writer=$!
@@ -232,15 +122,15 @@ for i in 1 2 3 4; do
 	sleep 0.8
 	kill_collector tcp
 	sleep 0.3
-	start_collector tcp tcp "127.0.0.1:$PORT" "$TMP/c1"
+	start_collector tcp "$TMP/c2-$i.log" -d "$TMP/c1" --listen "tcp:127.0.0.1:$PORT" --insecure --token-file "$TMP/token"
 done
 wait $writer || fail "marker_writer failed"
 "$RINGTAP" status -c "$TMP/rt.conf" >"$TMP/status" || fail "ringtap status failed"
 stop_daemon TERM || { cat "$TMP/d2.log"; fail "ringtapd exited with $?"; }
-kill_collector tcp
+kill_collector tcp TERM
 grep -c "connected to" "$TMP/d2.log" | grep -qv '^[0-4]$' || { cat "$TMP/d2.log"; fail "expected reconnections"; }
 grep -q "not acknowledged" "$TMP/d2.log" && { cat "$TMP/d2.log"; fail "data left unacknowledged"; }
-dir=$(capture_dir "$TMP/c1")
+dir=$TMP/c1/$HOST_DIR
 ls "$dir" | grep -q "cpu0-000002.rtap" || fail "expected rotated files"
 "$RINGTAP" report "$dir" >"$TMP/c1.rep" || fail "report exited with $?"
 for cpu in $(seq 0 $((NCPUS - 1))); do
@@ -267,14 +157,14 @@ grep -E "^net " "$TMP/status"
 grep -qE "^net +unix +spilling" "$TMP/status" || fail "output not spilling with the collector away"
 ls "$TMP/spill-small"/cpu0.spill >/dev/null || fail "no spill file"
 sleep 0.3
-start_collector unix unix "$TMP/col.sock" "$TMP/c1"
+start_collector unix "$TMP/c3.log" -d "$TMP/c1" --listen "unix:$TMP/col.sock"
 wait $writer || fail "marker_writer failed"
 sleep 0.5
 stop_daemon TERM || { cat "$TMP/d3.log"; fail "ringtapd exited with $?"; }
-kill_collector unix
+kill_collector unix TERM
 grep -q "not acknowledged" "$TMP/d3.log" && { cat "$TMP/d3.log"; fail "data left unacknowledged"; }
 grep "dropping sub-buffers" "$TMP/d3.log" | head -2
-dir=$(capture_dir "$TMP/c1")
+dir=$TMP/c1/$HOST_DIR
 "$RINGTAP" report "$dir" >"$TMP/c1.rep" || fail "report exited with $?"
 "$RINGTAP" report --stats "$dir" | head -$((NCPUS + 2))
 for cpu in $(seq 0 $((NCPUS - 1))); do
