@@ -129,7 +129,7 @@ static void usage(FILE *f)
 		"  -l, --listen ADDR        tcp:HOST:PORT, tcp:[V6]:PORT (port 0: any, printed)\n"
 		"                           or unix:/PATH; repeatable\n"
 		"      --max-files N        keep the newest N files per host and CPU\n"
-		"      --token-file F       peers must send this shared secret (first line of F)\n"
+		"      --token-file F       peers must send this shared secret (F's content)\n"
 		"      --allow-uid LIST     uids (or user names) allowed on unix sockets\n"
 		"                           (default: 0)\n"
 		"      --insecure           allow tcp: listeners (no TLS: plain text)\n"
@@ -181,7 +181,7 @@ static int parse_uids(struct collect *cl, const char *list)
 	return r;
 }
 
-/* The first line of @path, without its line ending. */
+/* The content of @path without trailing line endings, as ringtapd reads it. */
 static int read_token(struct collect *cl, const char *path)
 {
 	char buf[4096];
@@ -198,15 +198,17 @@ static int read_token(struct collect *cl, const char *path)
 		log_err("--token-file '%s': %m", path);
 		return -EIO;
 	}
-	buf[n] = 0;
-	buf[strcspn(buf, "\r\n")] = 0;
-	if (!buf[0]) {
-		log_err("--token-file '%s' is empty", path);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == 0 || n == sizeof(buf) - 1 || memchr(buf, 0, (size_t)n)) {
+		log_err("--token-file '%s' is empty, longer than %zu bytes or binary",
+			path, sizeof(buf) - 2);
 		return -EINVAL;
 	}
+	buf[n] = 0;
 	free(cl->token);
 	cl->token = strdup(buf);
-	cl->token_len = strlen(buf);
+	cl->token_len = (size_t)n;
 	return cl->token ? 0 : -ENOMEM;
 }
 
