@@ -159,6 +159,9 @@ struct sock_sink {
 	enum rt_output_type type;
 	char *spill_dir;
 	char host[256], boot_id[64], capture_id[64];
+	/* s->header with this channel's CAPTURE_ID: a reload's new header
+	 * carries a new one, which the collector would refuse mid-channel */
+	struct rt_buf header;
 	uint8_t token[TOKEN_MAX];
 	size_t token_len;
 };
@@ -455,8 +458,9 @@ static int start_file(struct rt_sink *s, struct channel *ch)
 	if (!r)
 		r = rt_record_add_u32(&extra, RT_TAG_FILE_CPU, ch->cpu);
 	if (!r) {
+		struct sock_sink *ss = s->priv;
 		struct iovec pl[2] = {
-			{ s->header->data, s->header->len },
+			{ ss->header.data, ss->header.len },
 			{ extra.data, extra.len },
 		};
 
@@ -636,10 +640,32 @@ static int sock_close_cpu(struct rt_sink *s, int cpu,
 	return r;
 }
 
+/* s->header, keeping the channel's capture id. */
+static int copy_header(struct sock_sink *ss)
+{
+	const struct rt_buf *h = ss->s->header;
+	size_t off = 0;
+	uint16_t tag;
+	const uint8_t *val;
+	uint32_t len;
+
+	ss->header.len = 0;
+	if (rt_buf_append(&ss->header, h->data, h->len) < 0)
+		return -ENOMEM;
+	while (rt_record_next(h->data, h->len, &off, &tag, &val, &len) == 1)
+		if (tag == RT_TAG_CAPTURE_ID && len == strlen(ss->capture_id))
+			memcpy(ss->header.data + (val - h->data), ss->capture_id,
+			       len);
+	return 0;
+}
+
 /* Reload: every CPU goes on in a new file with the new HEADER. */
 static int sock_restart(struct rt_sink *s)
 {
 	struct sock_sink *ss = s->priv;
+
+	if (copy_header(ss) < 0)
+		return -ENOMEM;
 
 	for (int c = 0; c < s->nr_cpus; c++)
 		if (s->online[c] && ss->ch[c].file_open)
@@ -1263,6 +1289,8 @@ static int sock_open(struct rt_sink *s)
 	if (r < 0)
 		return r;
 	header_identity(ss);
+	if (copy_header(ss) < 0)
+		return -ENOMEM;
 	/* as sink_file.c: room for twice today's cmdlines, at least 4 KiB */
 	cmd = rt_metadata_cmdlines(s->inst, &b) == 0 ? b.len : 0;
 	rt_buf_free(&b);
@@ -1372,6 +1400,7 @@ static void sock_free(struct rt_sink *s)
 		close(ss->ep);
 	if (ss->kick_fd >= 0)
 		close(ss->kick_fd);
+	rt_buf_free(&ss->header);
 	free(ss->ch);
 	free(ss->name);
 	free(ss->address);

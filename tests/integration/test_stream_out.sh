@@ -8,7 +8,10 @@
 #  3. a small queue_size/spill_size with the collector away: the data spills,
 #     then whole sub-buffers are dropped and LOST frames say where; markers
 #     captured + lost == written, per CPU;
-#  4. config errors (tcp without insecure, bad addresses) name file:line.
+#  4. config errors (tcp without insecure, bad addresses) name file:line;
+#  5. a reload mid-stream keeps one socket output (new files) and removes
+#     another (finished and acknowledged): markers once in the first, an
+#     unbroken run from the start in the second.
 #
 # The collector is `ringtap collect`.
 . "$(dirname "$0")/lib.sh"
@@ -199,4 +202,41 @@ expect_bad "[output \"c\"]\ntype = file\npath = /tmp/x\nqueue_size = 4M\n" \
 	"bad.conf:9: output 'c': 'queue_size' is only for types 'tcp' and 'unix'"
 net_config "$TMP/ok.conf" "$inst" "" "[output \"c\"]\ntype = tcp\naddress = [::1]:9000\ninsecure = yes\n"
 "$RINGTAPD" -c "$TMP/ok.conf" --check-config >"$TMP/ok.log" 2>&1 || { cat "$TMP/ok.log"; fail "[::1]:9000 refused"; }
+
+# ---- 5. reload: one socket output kept, one removed ----
+log "5. reload mid-stream"
+inst=$(new_instance)
+rm -rf "$TMP/c1" "$TMP/c2"
+start_collector unix "$TMP/c5u.log" -d "$TMP/c1" --listen "unix:$TMP/col.sock"
+start_collector tcp "$TMP/c5t.log" -d "$TMP/c2" --listen tcp:127.0.0.1:0 --insecure
+keep="[output \"sock\"]\ntype = unix\naddress = $TMP/col.sock\nspill_dir = $TMP/spill-sock\n"
+net_config "$TMP/rt.conf" "$inst" "" \
+	"$keep\n[output \"net\"]\ntype = tcp\naddress = $COL_TCP\ninsecure = yes\nspill_dir = $TMP/spill-net\n"
+start_daemon "$TMP/rt.conf" "$TMP/d5.log"
+"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 20000 -r 8000 >"$TMP/written" &
+writer=$!
+PIDS+=($writer)
+sleep 1
+net_config "$TMP/rt.conf" "$inst" "" "${keep}queue_size = 32M\n"
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 1 100); do
+	grep -qE "reload done|reload refused" "$TMP/d5.log" && break
+	sleep 0.1
+done
+grep -q "reload done" "$TMP/d5.log" || { cat "$TMP/d5.log"; fail "reload not done"; }
+wait $writer || fail "marker_writer failed"
+stop_daemon TERM || { cat "$TMP/d5.log"; fail "ringtapd exited with $?"; }
+kill_collector unix TERM
+kill_collector tcp TERM
+grep -q "not acknowledged" "$TMP/d5.log" && { cat "$TMP/d5.log"; fail "data left unacknowledged"; }
+ls "$TMP/c1/$HOST_DIR/cpu0-000001.rtap" >/dev/null || fail "the kept output did not start new files"
+"$RINGTAP" report "$TMP/c1/$HOST_DIR" >"$TMP/c1.rep" || fail "report of the kept output exited with $?"
+"$RINGTAP" report "$TMP/c2/$HOST_DIR" >"$TMP/c2.rep" || fail "report of the removed output exited with $?"
+for cpu in $(seq 0 $((NCPUS - 1))); do
+	check_markers "$TMP/c1.rep" "$cpu" 20000 || fail "kept output: cpu $cpu markers incomplete"
+	n=$(grep -c "c=$cpu s=" "$TMP/c2.rep")
+	[ "$n" -gt 0 ] && [ "$n" -lt 20000 ] || fail "removed output: cpu $cpu has $n markers"
+	check_markers "$TMP/c2.rep" "$cpu" "$n" || fail "removed output: cpu $cpu markers not an unbroken run"
+done
+echo "reload: kept output complete, removed output finished after $n markers of cpu $((NCPUS - 1))"
 echo "stream outputs ok"
