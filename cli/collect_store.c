@@ -315,7 +315,8 @@ static void retention(struct store *st)
 		idx[n++] = index;
 	}
 	closedir(d);
-	qsort(idx, n, sizeof(*idx), cmp_u32);
+	if (n)
+		qsort(idx, n, sizeof(*idx), cmp_u32);
 	for (size_t i = 0; i < n && n - i + 1 > st->max_files; i++) {
 		file_name(st, idx[i], name, sizeof(name));
 		if (unlinkat(st->dirfd, name, 0) == 0)

@@ -27,30 +27,64 @@ check_collected "$TMP/src" "$TMP/c1/unixhost/$BOOT_ID"
 "$RTAP_SEND" -a "$COLLECT_TCP" -c 0 -H tcphost "$TMP/src" 2>"$TMP/again.log" || fail "resend: exit $?"
 grep -q "resuming at $cpu0_bytes of" "$TMP/again.log" || fail "resend did not resume at the end: $(cat "$TMP/again.log")"
 check_collected "$TMP/src" "$TMP/c1/tcphost/$BOOT_ID"
+# A later capture of the same boot gets a directory of its own.
+make_capture "$TMP/src2" 8000
+"$RTAP_SEND" -a "unix:$TMP/c1.sock" -A -H tcphost "$TMP/src2" || fail "second capture: exit $?"
+later=$(ls -d "$TMP/c1/tcphost/$BOOT_ID".*) || fail "no directory for the second capture"
+check_collected "$TMP/src2" "$later"
+check_collected "$TMP/src" "$TMP/c1/tcphost/$BOOT_ID"
+# Per-channel --stats lines while a slow sender streams.
+"$RTAP_SEND" -a "$COLLECT_TCP" -A -H statshost -s 4096 -D 10 "$TMP/src" 2>"$TMP/stats-send.log" &
+stats_pid=$!
+PIDS+=("$stats_pid")
+sleep 1.5
 kill -USR1 "$COLLECT_PID"
-sleep 1.2
-grep -q "^collect: total channels=" "$TMP/c1.log.out" || fail "no --stats output"
+wait "$stats_pid" || fail "slow sender: exit $?"
+grep -q "^collect: host=statshost cpu=0 received=[0-9]* rate=[0-9.]*MB/s acked=[0-9]*$" "$TMP/c1.log.out" ||
+	{ cat "$TMP/c1.log.out"; fail "no per-channel --stats line"; }
+grep -q "^collect: total channels=[0-9]* connections=[0-9]* received=[0-9]* rate=" "$TMP/c1.log.out" ||
+	fail "no --stats totals"
 stop_collect || fail "ringtap collect exited with $? after SIGTERM"
 cat "$TMP/c1.log"
+
+log "IPv6, --max-files"
+start_collect "$TMP/c7.log" -d "$TMP/c7" --listen "tcp:[::1]:0" --insecure --max-files 2
+case $COLLECT_TCP in "tcp:[::1]:"[1-9]*) ;; *) fail "IPv6 listener: '$COLLECT_TCP'";; esac
+"$RTAP_SEND" -a "$COLLECT_TCP" -A -H v6host "$TMP/src" || fail "rtap_send over IPv6: exit $?"
+grep -q "v6host cpu 0 (\[::1\]:[0-9]*): channel open" "$TMP/c7.log" || fail "IPv6 peer not named"
+for cpu in $(seq 0 $((NCPUS - 1))); do
+	kept=$(ls "$TMP/c7/v6host/$BOOT_ID" | grep -c "^cpu$cpu-")
+	[ "$kept" = 2 ] || fail "--max-files 2: cpu $cpu kept $kept files"
+	for f in $(ls "$TMP/src/cpu$cpu-"*.rtap | tail -2); do
+		cmp "$f" "$TMP/c7/v6host/$BOOT_ID/${f##*/}" || fail "--max-files: ${f##*/} differs"
+	done
+done
+stop_collect || fail "ringtap collect exited with $?"
 
 log "kill -9 and restart the collector mid-stream"
 start_collect "$TMP/c2-0.log" -d "$TMP/c2" --listen "unix:$TMP/c2.sock"
 "$RTAP_SEND" -a "unix:$TMP/c2.sock" -A -H killhost -r -s 2048 -D 10 -T 120 "$TMP/src" 2>"$TMP/send2.log" &
 send_pid=$!
 PIDS+=("$send_pid")
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4 5 6; do
 	sleep 0.6
-	kill -9 "$COLLECT_PID"
-	wait "$COLLECT_PID" 2>/dev/null
+	if [ $i = 6 ]; then
+		# an orderly stop mid-stream: everything synced, BYE SHUTDOWN
+		stop_collect || fail "ringtap collect exited with $? after SIGTERM mid-stream"
+	else
+		kill -9 "$COLLECT_PID"
+		wait "$COLLECT_PID" 2>/dev/null
+	fi
 	start_collect "$TMP/c2-$i.log" -d "$TMP/c2" --listen "unix:$TMP/c2.sock"
 done
 wait "$send_pid" || { cat "$TMP/send2.log"; fail "rtap_send across restarts: exit $?"; }
+grep -q "BYE reason 2 from the collector: collector stopping" "$TMP/send2.log" || fail "no BYE SHUTDOWN on SIGTERM"
 resumes=$(grep -c "resuming at [1-9]" "$TMP/send2.log")
-[ "$resumes" -ge 5 ] || { cat "$TMP/send2.log"; fail "only $resumes resumptions mid-stream"; }
+[ "$resumes" -ge 6 ] || { cat "$TMP/send2.log"; fail "only $resumes resumptions mid-stream"; }
 check_collected "$TMP/src" "$TMP/c2/killhost/$BOOT_ID"
 ls -A "$TMP/c2/killhost/$BOOT_ID" | grep -q head && fail "a .head file left behind"
 stop_collect || fail "ringtap collect exited with $?"
-echo "5 kill -9 restarts, $resumes resumptions: every byte once"
+echo "5 kill -9 restarts and a SIGTERM, $resumes resumptions: every byte once"
 
 log "8 senders at once"
 start_collect "$TMP/c3.log" -d "$TMP/c3" --listen tcp:127.0.0.1:0 --insecure
