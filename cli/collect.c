@@ -108,6 +108,7 @@ struct collect {
 	struct conn *dead; /* closed, freed after the current epoll batch */
 	unsigned int nr_open, nr_closing;
 	uint64_t t_stats, rx_total, rx_total_mark;
+	uint64_t t_busy_log, busy_quiet; /* a flood is logged once a second */
 	bool stop;
 };
 
@@ -641,8 +642,19 @@ static void welcome(struct collect *cl, struct conn *c, uint32_t status,
 					     "VERSION", "BUSY", "CONFLICT" };
 
 	conn_queue(c, RT_MSG_WELCOME, &w, sizeof(w), msg);
-	if (status != RT_WELCOME_OK) {
-		log_warn("%s: refused (%s): %s", c->peer, names[status], msg);
+	if (status == RT_WELCOME_BUSY && now_ms() - cl->t_busy_log < 1000) {
+		cl->busy_quiet++;
+		conn_end(cl, c, 0, NULL);
+	} else if (status != RT_WELCOME_OK) {
+		if (status == RT_WELCOME_BUSY && cl->busy_quiet)
+			log_warn("%s: refused (%s): %s (and %" PRIu64 " more not logged)",
+				 c->peer, names[status], msg, cl->busy_quiet);
+		else
+			log_warn("%s: refused (%s): %s", c->peer, names[status], msg);
+		if (status == RT_WELCOME_BUSY) {
+			cl->t_busy_log = now_ms();
+			cl->busy_quiet = 0;
+		}
 		conn_end(cl, c, 0, NULL);
 	} else {
 		conn_flush(cl, c);
@@ -992,6 +1004,12 @@ static void on_tick(struct collect *cl)
 		if (cl->ls[i].paused &&
 		    epoll_add(cl, cl->ls[i].fd, EPOLLIN, &cl->ls[i]) == 0)
 			cl->ls[i].paused = false;
+	}
+	if (cl->busy_quiet && now - cl->t_busy_log >= 1000) {
+		log_warn("%" PRIu64 " more connections refused (BUSY) in the last second",
+			 cl->busy_quiet);
+		cl->busy_quiet = 0;
+		cl->t_busy_log = now;
 	}
 	if (cl->stats_s && now - cl->t_stats >= cl->stats_s * 1000ull)
 		print_stats(cl, now);

@@ -14,7 +14,7 @@ make_capture "$TMP/src" 20000
 export RINGTAP_COLLECT_HELLO_MS=1500 RINGTAP_COLLECT_IDLE_MS=2000
 start_collect "$TMP/c.log" -d "$TMP/c" --listen tcp:127.0.0.1:0 --insecure --max-connections 6
 # The good sender: slow enough to stream through every bad peer below.
-"$RTAP_SEND" -a "$COLLECT_TCP" -A -H good -s 1024 -D 10 -T 120 "$TMP/src" 2>"$TMP/good.log" &
+"$RTAP_SEND" -a "$COLLECT_TCP" -A -H good -s 1024 -D 15 -T 120 "$TMP/src" 2>"$TMP/good.log" &
 good_pid=$!
 PIDS+=("$good_pid")
 sleep 0.5
@@ -86,6 +86,22 @@ done
 rc=$?
 [ $rc = 14 ] || { cat "$TMP/busy.log"; fail "busy: rtap_send exit $rc, expected 14 (BUSY)"; }
 grep -q "127\.0\.0\.1:[0-9]*: refused (BUSY)" "$TMP/c.log" || fail "busy not logged"
+# A flood of 40 more at once: all BUSY, logged about once a second.
+flood=()
+for i in $(seq 1 40); do
+	"$RTAP_SEND" -a "$COLLECT_TCP" -c 0 -H "flood$i" "$TMP/src" 2>/dev/null &
+	flood+=($!)
+done
+for p in "${flood[@]}"; do
+	wait "$p"
+	rc=$?
+	[ $rc = 14 ] || fail "flood: rtap_send exit $rc, expected 14 (BUSY)"
+done
+sleep 1.2
+grep -q "more connections refused (BUSY)" "$TMP/c.log" || fail "flood: the refusals not logged are not counted"
+busy_lines=$(grep -c "refused (BUSY)" "$TMP/c.log")
+[ "$busy_lines" -le 6 ] || fail "flood: $busy_lines BUSY lines logged for 41 connections"
+echo "flood: 41 connections answered BUSY, $busy_lines log lines"
 kill "${holders[@]}"
 kill -0 "$good_pid" 2>/dev/null || fail "the good sender finished too early to test anything alongside it"
 
