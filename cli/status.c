@@ -333,7 +333,7 @@ static void show_metrics(const struct status *st)
 		label(cpus[i]);
 		printf("} %d\n", r && !strcmp(r, "mmap"));
 	}
-	metric_head("ringtap_output_up", "gauge", "1 if the output is writing normally");
+	metric_head("ringtap_output_up", "gauge", "1 if the output is writing normally (file: ok; tcp, unix: connected)");
 	for (size_t i = 0; i < no; i++) {
 		const char *s = get(st, "output", outs[i], "state");
 
@@ -343,7 +343,7 @@ static void show_metrics(const struct status *st)
 		label(outs[i]);
 		printf(",type=");
 		label(get(st, "output", outs[i], "type") ?: "");
-		printf("} %d\n", s && !strcmp(s, "ok"));
+		printf("} %d\n", s && (!strcmp(s, "ok") || !strcmp(s, "connected")));
 	}
 	metric_head("ringtap_output_dropped_events", "counter", "events an output lost, per output");
 	for (size_t i = 0; i < no; i++) {

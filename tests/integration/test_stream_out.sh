@@ -88,6 +88,17 @@ for reader in mmap read; do
 	grep -E "^(net|sock) " "$TMP/status"
 	grep -qE "^net +tcp +connected" "$TMP/status" || fail "tcp output not connected"
 	grep -qE "^sock +unix +connected" "$TMP/status" || fail "unix output not connected"
+	"$RINGTAP" status -c "$TMP/rt.conf" --metrics >"$TMP/metrics" || fail "ringtap status --metrics failed"
+	grep -q "^ringtap_output_up{instance=\"$inst\",output=\"net\",type=\"tcp\"} 1$" "$TMP/metrics" ||
+		fail "metrics: tcp output not up"
+	"$RINGTAP" status -c "$TMP/rt.conf" --json | python3 -c '
+import json, sys
+o = {x["name"]: x for x in json.load(sys.stdin)["outputs"]}["sock"]
+assert o["state"] == "connected" and o["peer"].endswith("col.sock"), o
+assert int(o["acked_bytes"]) > 0 and int(o["reconnects"]) == 0, o
+for k in ("queued_bytes", "spilled_bytes", "lost_events", "lost_bytes"):
+    assert k in o, k
+' || fail "status --json: socket output fields"
 	stop_daemon TERM || { cat "$TMP/d1.log"; fail "ringtapd exited with $?"; }
 	grep -q "not acknowledged" "$TMP/d1.log" && { cat "$TMP/d1.log"; fail "data left unacknowledged"; }
 	grep -q "plain TCP to 127.0.0.1:$PORT" "$TMP/d1.log" || fail "no warning about plain TCP"
