@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -232,9 +233,20 @@ static int listen_unix(struct listener *l, const char *path)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	/* a socket left by a collector that was killed */
-	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+	/* a socket left by a collector that was killed, not a live one */
+	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool live = probe >= 0 &&
+			    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+		if (probe >= 0)
+			close(probe);
+		if (live) {
+			log_err("unix:%s: in use by another process", path);
+			return -EADDRINUSE;
+		}
 		unlink(path);
+	}
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		log_err("unix:%s: %m", path);
@@ -1162,6 +1174,27 @@ static int mkdir_p(const char *dir)
 	return r;
 }
 
+static int lock_dir(const char *dir)
+{
+	char *path;
+	int fd;
+
+	if (asprintf(&path, "%s/.collect.lock", dir) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			log_err("'%s': another ringtap collect writes there", dir);
+		else
+			log_err("'%s': %m", path);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
 int cmd_collect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1180,7 +1213,7 @@ int cmd_collect(int argc, char **argv)
 	struct collect cl = { .max_conn = 256, .epfd = -1, .sigfd = -1,
 			      .timerfd = -1 };
 	const char *listen_addrs[MAX_LISTEN], *token_file = NULL;
-	int nr_listen = 0, c, r = 0;
+	int nr_listen = 0, c, r = 0, lock_fd;
 	unsigned long v;
 
 	while (!r && (c = getopt_long(argc, argv, "d:l:qh", longopts, NULL)) != -1) {
@@ -1256,6 +1289,12 @@ int cmd_collect(int argc, char **argv)
 		free(cl.token);
 		return 1;
 	}
+	/* the state files are one collector's: a second one would corrupt them */
+	lock_fd = lock_dir(cl.dir);
+	if (lock_fd < 0) {
+		free(cl.token);
+		return 1;
+	}
 	r = setup(&cl);
 	for (int i = 0; i < nr_listen && !r; i++)
 		r = add_listener(&cl, listen_addrs[i]);
@@ -1280,5 +1319,6 @@ int cmd_collect(int argc, char **argv)
 	if (cl.timerfd >= 0)
 		close(cl.timerfd);
 	free(cl.token);
+	close(lock_fd);
 	return r < 0 ? 1 : 0;
 }

@@ -19,6 +19,10 @@ start_collect "$TMP/c1.log" -d "$TMP/c1" --listen tcp:127.0.0.1:0 --insecure \
 	--listen "unix:$TMP/c1.sock" --stats=1
 grep -q "warning: .*plain TCP" "$TMP/c1.log" || fail "no warning for --insecure"
 [ -n "$COLLECT_TCP" ] || fail "bound port not printed"
+"$RINGTAP" collect -d "$TMP/c1" --listen "unix:$TMP/other.sock" 2>"$TMP/x.log" && fail "two collectors in one directory"
+grep -q "another ringtap collect writes there" "$TMP/x.log" || fail "second collector: $(cat "$TMP/x.log")"
+"$RINGTAP" collect -d "$TMP/other" --listen "unix:$TMP/c1.sock" 2>"$TMP/x.log" && fail "a live unix socket taken over"
+grep -q "in use by another process" "$TMP/x.log" || fail "live socket: $(cat "$TMP/x.log")"
 "$RTAP_SEND" -a "$COLLECT_TCP" -A -H tcphost -s 16384 "$TMP/src" || fail "rtap_send over TCP: exit $?"
 "$RTAP_SEND" -a "unix:$TMP/c1.sock" -A -H unixhost "$TMP/src" || fail "rtap_send over unix: exit $?"
 check_collected "$TMP/src" "$TMP/c1/tcphost/$BOOT_ID"
