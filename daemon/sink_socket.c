@@ -49,10 +49,13 @@
 
 #define CHUNK_SIZE (1u << 20)	 /* queue allocation unit */
 #define DATA_MAX (1u << 20)	 /* channel bytes per DATA message */
-#define MAX_SPARE 2		 /* free chunks kept per channel */
 #define HANDSHAKE_MS 10000	 /* connect + WELCOME */
 #define KEEPALIVE_MS 20000	 /* empty DATA when idle (collector: 60 s) */
 #define TOKEN_MAX 4096
+/* The reader wakes the sender once this much is queued; smaller amounts
+ * wait up to LAZY_MS.  One wake-up per sub-buffer cost more than the send. */
+#define KICK_BYTES (256u << 10)
+#define LAZY_MS 20
 #define RX_SIZE (RT_MSG_HDR_SIZE + RT_MSG_MAX_PAYLOAD)
 
 #define END_FRAME_SIZE \
@@ -102,6 +105,7 @@ struct channel {
 	size_t mark_first, mark_nr, mark_cap;
 	uint64_t unacked_events;
 	bool finished; /* END SHUTDOWN queued */
+	uint64_t unkicked; /* queued since the sender was last woken */
 
 	/* Framing: the CPU's reader thread only (the main thread while the
 	 * readers are paused).  Same meaning as in sink_file.c. */
@@ -152,6 +156,10 @@ struct sock_sink {
 	pthread_t thread;
 	bool started;
 	uint64_t tail_reserve;
+	/* Acknowledged chunks kept for reuse per channel: a fresh chunk
+	 * costs a page fault per page, which was a third of the send path's
+	 * CPU under a flood.  queue_size's share of each channel. */
+	int max_spare;
 	/* copies: a reload replaces s->out while this thread runs */
 	char *name;
 	char *address;
@@ -342,7 +350,7 @@ static int push_mark(struct channel *ch, uint64_t events)
 static int q_append(struct channel *ch, const struct iovec *iov, int iovcnt,
 		    size_t total, bool force, uint64_t events)
 {
-	bool spill;
+	bool spill, wake;
 	int r = 0;
 
 	pthread_mutex_lock(&ch->mu);
@@ -355,11 +363,16 @@ static int q_append(struct channel *ch, const struct iovec *iov, int iovcnt,
 		r = put_bytes(ch, iov[i].iov_base, iov[i].iov_len, spill);
 	if (!r && events)
 		r = push_mark(ch, events);
+	ch->unkicked += total;
+	wake = ch->unkicked >= KICK_BYTES;
+	if (wake)
+		ch->unkicked = 0;
 	pthread_mutex_unlock(&ch->mu);
 	if (r < 0)
 		log_err("output '%s': cpu %d: out of memory queueing %zu bytes: the channel is broken",
 			out_name(ch->ss), ch->cpu, total);
-	kick(ch->ss);
+	if (wake)
+		kick(ch->ss);
 	return r;
 }
 
@@ -392,7 +405,7 @@ static void free_acked(struct channel *ch, uint64_t upto)
 		ch->head = c->next;
 		if (ch->tail == c)
 			ch->tail = NULL;
-		if (c->mem && ch->nr_spare < MAX_SPARE) {
+		if (c->mem && ch->nr_spare < ch->ss->max_spare) {
 			c->next = ch->spare;
 			ch->spare = c;
 			ch->nr_spare++;
@@ -531,16 +544,62 @@ static void flush_pending_lost(struct rt_sink *s, struct channel *ch)
 	ch->dropping = false;
 }
 
+/*
+ * Events in [from, to) of a sub-buffer's data area, by their ring-buffer
+ * headers (u32 type_len:5, time_delta:27), for a page the read() reader
+ * handed over without a count.  Stops at anything that does not fit.
+ */
+static uint64_t count_events(const uint8_t *data, uint32_t from, uint32_t to)
+{
+	uint64_t n = 0, off = from;
+
+	while (to - off >= 4) {
+		uint32_t hdr, type_len, word;
+		uint64_t total;
+
+		memcpy(&hdr, data + off, 4);
+		type_len = hdr & 31;
+		if (type_len == 29 && !(hdr >> 5))
+			break; /* null padding: the end of the data */
+		if (type_len == 30 || type_len == 31) {
+			total = 8;
+		} else if (type_len == 29 || type_len == 0) {
+			if (to - off < 8)
+				break;
+			memcpy(&word, data + off + 4, 4);
+			if (type_len == 29) {
+				total = 4 + (uint64_t)word; /* discarded */
+			} else {
+				total = 8 + (((uint64_t)word - 4 + 3) & ~3ull);
+				n += word >= 4;
+			}
+		} else {
+			total = 4 + (uint64_t)type_len * 4;
+			n++;
+		}
+		if (total < 4 || total > to - off)
+			break;
+		off += total;
+	}
+	return n;
+}
+
 static void count_lost(struct rt_sink *s, struct channel *ch,
 		       const struct rt_subbuf_ref *ref)
 {
 	uint64_t bytes = ref->pipe_fd >= 0 ? ref->pipe_len : ref->sb.data_len;
+	uint64_t events = ref->sb.entries;
 
 	if (ref->pipe_fd >= 0)
 		rt_drain_pipe(ref->pipe_fd, ref->pipe_len);
-	ch->pending_events += ref->sb.entries;
+	else if (!events && ref->page)
+		/* reader = read: no count from the kernel; the page is here */
+		events = count_events(ref->page + RB_PAGE_HDR_SIZE,
+				      ref->sb.emit_from,
+				      ref->sb.data_start + ref->sb.data_len);
+	ch->pending_events += events;
 	ch->pending_bytes += bytes;
-	s->lost_events[ch->cpu] += ref->sb.entries;
+	s->lost_events[ch->cpu] += events;
 	s->lost_bytes[ch->cpu] += bytes;
 	ch->have_page = false;
 	if (!ch->dropping)
@@ -1144,8 +1203,15 @@ static void *sender_thread(void *arg)
 				t = ch->retry_at - now;
 			else if (ch->state == CH_CONNECTING || ch->state == CH_HELLO)
 				t = ch->deadline - now;
-			else if (ch->state == CH_CONNECTED)
-				t = ch->last_send + KEEPALIVE_MS - now;
+			else if (ch->state == CH_CONNECTED && !ch->want_out) {
+				bool pending;
+
+				pthread_mutex_lock(&ch->mu);
+				pending = ch->end > ch->sent;
+				pthread_mutex_unlock(&ch->mu);
+				t = pending ? LAZY_MS :
+					      (int64_t)(ch->last_send + KEEPALIVE_MS - now);
+			}
 			if (t < timeout)
 				timeout = t < 0 ? 0 : t;
 		}
@@ -1296,6 +1362,15 @@ static int sock_open(struct rt_sink *s)
 	rt_buf_free(&b);
 	cmd = 2 * cmd < 4096 ? 4096 : 2 * cmd;
 	ss->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(cmd) + END_FRAME_SIZE;
+	{
+		int online = 0;
+
+		for (int c = 0; c < s->nr_cpus; c++)
+			online += s->online[c];
+		ss->max_spare = s->out->queue_size / CHUNK_SIZE / (online ? online : 1);
+		if (ss->max_spare < 2)
+			ss->max_spare = 2;
+	}
 	for (int c = 0; c < s->nr_cpus; c++) {
 		if (!s->online[c])
 			continue;
