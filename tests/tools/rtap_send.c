@@ -304,8 +304,6 @@ static int recv_msg(int fd, struct rt_msg_hdr *h, uint8_t *buf, size_t cap)
 	return 1;
 }
 
-enum { GOT_CLOSE = 0, GOT_ERR = -1 };
-
 /* Handle ACK/BYE from the collector; -1 fatal, 0 disconnected, 1 fine. */
 static int handle(struct channel *ch, const struct rt_msg_hdr *h,
 		  const uint8_t *buf)
