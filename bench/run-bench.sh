@@ -4,7 +4,10 @@
 # captures; the same run measures the mapped reader, the `reader = read`
 # (splice) reader, plain read() (`reader = copy`), and the mapped and splice
 # readers with a discarding output, plus dd writing as many bytes to the same
-# filesystem.  Figures and ratios are printed; nothing here passes or fails.
+# filesystem.  The mapped reader also streams to a local `ringtap collect`
+# over TCP and over a unix socket (socket outputs), where the collector's CPU
+# time is measured too.  Figures and ratios are printed; nothing here passes
+# or fails.
 #   bench/run-bench.sh BUILD [SECONDS]
 set -u
 build=$(cd "${1:-build}" && pwd)
@@ -16,8 +19,10 @@ T=/sys/kernel/tracing
 work=$(mktemp -d /var/tmp/ringtap-bench.XXXXXX)
 inst=rtbench-$$
 pid=
+cpid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	[ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
 	[ -d "$T/instances/$inst" ] && rmdir "$T/instances/$inst"
 	rm -rf "$work"
 }
@@ -36,6 +41,26 @@ prefault() {
 	rm -f "$work/prefault"
 }
 
+# CPU-seconds a live process used so far
+proc_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' /proc/$1/stat
+}
+
+# start_collector NAME TYPE: a local `ringtap collect` for a socket output;
+# sets cpid and address
+start_collector() {
+	local name=$1 type=$2 l
+	if [ "$type" = tcp ]; then l="tcp:127.0.0.1:0 --insecure"; else l="unix:$work/$name.sock"; fi
+	"$RINGTAP" collect -d "$work/coll-$name" --listen $l >/dev/null 2>"$work/$name.coll.log" &
+	cpid=$!
+	for _ in $(seq 1 100); do grep -q "collecting into" "$work/$name.coll.log" && break; sleep 0.05; done
+	if [ "$type" = tcp ]; then
+		address=$(sed -n 's/.*listening on tcp:\(.*\)$/\1/p' "$work/$name.coll.log" | head -1)
+	else
+		address=$work/$name.sock
+	fi
+}
+
 # run NAME READER OUTPUT-TYPE
 run() {
 	local name=$1 reader=$2 type=$3 out=$work/$1
@@ -48,6 +73,11 @@ run() {
 		     skip && /^[ \t]/ { next } { skip = 0; print }' |
 		awk -v r="$reader" '{print} /^\[trace\]/{print "reader = " r}' >"$conf"
 	[ "$type" = discard ] && sed -i '/^path = /d; /^max_file/d' "$conf"
+	if [ "$type" = tcp ] || [ "$type" = unix ]; then
+		start_collector "$name" "$type"
+		sed -i "/^path = /d; /^max_files/d; s|^type = $type\$|type = $type\naddress = $address\nspill_dir = $work/spill-$name|" "$conf"
+		[ "$type" = tcp ] && sed -i "s|^type = tcp\$|type = tcp\ninsecure = yes|" "$conf"
+	fi
 	sed -i "s|^run_dir = .*|run_dir = $work/run|" "$conf"
 	grep -q '^\[daemon\]' "$conf" || printf '\n[daemon]\nrun_dir = %s\n' "$work/run" >>"$conf"
 	prefault
@@ -60,16 +90,23 @@ run() {
 	local rss=$(awk '/^RssAnon/ {print $2}' /proc/$pid/status)
 	wait $mw
 	kill -TERM $pid; wait $pid; pid=
+	local ccpu=
+	if [ -n "$cpid" ]; then
+		ccpu=$(proc_cpu $cpid)
+		kill -TERM $cpid; wait $cpid; cpid=
+	fi
 	local offered=$(awk -F'[ =]' '{s += $4} END {print s}' "$work/$name.written")
 	local lost=$(grep -o '[0-9]* lost in the ring buffer' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
 	local lost_out=$(grep -o '[0-9]* lost by outputs' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
 	local bytes=$(grep -o '[0-9]* bytes,' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
 	local reads=$(grep -o '[0-9]* reads' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
 	local cpu=$(sed -n 's/.*resource usage: user \([0-9.]*\) s, system \([0-9.]*\) s.*/\1 \2/p' "$work/$name.log" | awk '{print $1 + $2}')
-	if [ "$round" = 1 ]; then rm -rf "$out"; return 0; fi  # warm-up
+	if [ "$round" = 1 ]; then rm -rf "$out" "$work/coll-$name" "$work/spill-$name"; return 0; fi  # warm-up
 	local captured=$offered
 	if [ "$type" = file ]; then
 		captured=$("$RINGTAP" report "$out" | grep -c ': print: c=')
+	elif [ -n "$ccpu" ]; then
+		captured=$("$RINGTAP" report "$work/coll-$name"/*/* | grep -c ': print: c=')
 	else
 		captured=$((offered - lost))
 	fi
@@ -81,8 +118,12 @@ run() {
 	eval "cpu_sum_$name=\$(echo \"\${cpu_sum_$name:-0} + $cpu\" | bc -l)"
 	eval "gb_sum_$name=\$(echo \"\${gb_sum_$name:-0} + $gb\" | bc -l)"
 	eval "lost_sum_$name=\$(( \${lost_sum_$name:-0} + offered - captured ))"
-	last_bytes=$bytes
-	rm -rf "$out"
+	if [ -n "$ccpu" ]; then
+		printf '%-14s collector %6.3f CPU-s  %6.3f CPU-s/GB\n' "" "$ccpu" "$(echo "$ccpu / $gb" | bc -l)"
+		eval "ccpu_sum_$name=\$(echo \"\${ccpu_sum_$name:-0} + $ccpu\" | bc -l)"
+	fi
+	[ "$name" = mmap ] && last_bytes=$bytes
+	rm -rf "$out" "$work/coll-$name" "$work/spill-$name"
 }
 
 echo "ringtap capture benchmark: $ncpu CPUs, ${secs}s flood of 200-byte markers per run"
@@ -112,7 +153,7 @@ dd_run() {
 	gb_sum_dd=$(echo "${gb_sum_dd:-0} + $g" | bc -l)
 }
 paths=("mmap mmap file" "splice read file" "copy copy file" "mmap_discard mmap discard"
-	"splice_discard read discard")
+	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_unix mmap unix")
 for round in 1 2 3; do
 	[ $round -gt 1 ] && echo "-- round $((round - 1))"
 	if [ $round = 3 ]; then
@@ -125,9 +166,12 @@ done
 per_gb() { echo "$(eval echo \$cpu_sum_$1) / $(eval echo \$gb_sum_$1)" | bc -l; }
 echo
 echo "summary over both measured rounds (CPU-seconds per GB captured; lost = markers offered but not captured):"
-for n in mmap splice copy mmap_discard splice_discard dd; do
+for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_unix dd; do
 	if [ $n = dd ]; then
 		printf '  %-14s %6.3f CPU-s/GB\n' $n "$(per_gb $n)"
+	elif [ $n = mmap_tcp ] || [ $n = mmap_unix ]; then
+		printf '  %-14s %6.3f CPU-s/GB  lost %d   collector %6.3f CPU-s/GB\n' $n "$(per_gb $n)" \
+			"$(eval echo \$lost_sum_$n)" "$(echo "$(eval echo \$ccpu_sum_$n) / $(eval echo \$gb_sum_$n)" | bc -l)"
 	else
 		printf '  %-14s %6.3f CPU-s/GB  lost %d\n' $n "$(per_gb $n)" "$(eval echo \$lost_sum_$n)"
 	fi
@@ -135,5 +179,7 @@ done
 printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mmap/copy %.2f (target < 1)\n' \
 	"$(echo "$(per_gb mmap) / $(per_gb dd)" | bc -l)" "$(echo "$(per_gb mmap) / $(per_gb splice)" | bc -l)" \
 	"$(echo "$(per_gb mmap) / $(per_gb copy)" | bc -l)"
+printf 'socket outputs: tcp/file %.2f, unix/file %.2f (daemon CPU per GB; target <= 1.5)\n' \
+	"$(echo "$(per_gb mmap_tcp) / $(per_gb mmap)" | bc -l)" "$(echo "$(per_gb mmap_unix) / $(per_gb mmap)" | bc -l)"
 printf 'reader alone (discarding output): mmap %.3f CPU-s/GB (target <= 0.2), splice %.3f CPU-s/GB\n' \
 	"$(per_gb mmap_discard)" "$(per_gb splice_discard)"
