@@ -1154,6 +1154,17 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 						   lines[OUT_RECONNECT_MIN],
 			"output '%s': reconnect_max_ms (%u) is smaller than reconnect_min_ms (%u)",
 			o->name, o->reconnect_max_ms, o->reconnect_min_ms);
+	/* the queue must hold a few whole sub-buffers to be of any use */
+	if (o->queue_size < 4ull * p->cfg->subbuf_size_kb * 1024)
+		return fail_at(
+			p, -EINVAL, lines[OUT_QUEUE_SIZE] ? lines[OUT_QUEUE_SIZE] : o->line,
+			"output '%s': queue_size is smaller than 4 sub-buffers (subbuf_size_kb = %u)",
+			o->name, p->cfg->subbuf_size_kb);
+	if (o->spill_size && o->spill_size < 4ull * p->cfg->subbuf_size_kb * 1024)
+		return fail_at(
+			p, -EINVAL, lines[OUT_SPILL_SIZE],
+			"output '%s': spill_size is smaller than 4 sub-buffers (subbuf_size_kb = %u); 0 for no spill",
+			o->name, p->cfg->subbuf_size_kb);
 	if (!lines[OUT_MAX_FILE_SIZE])
 		o->max_file_size = DEFAULT_NET_FILE_SIZE;
 	if (!o->spill_dir &&

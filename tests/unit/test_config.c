@@ -817,6 +817,15 @@ static void test_socket_outputs(void **state)
 			"[output \"c\"]\ntype = unix\naddress = /s\n"
 			"spill_size = 4K\n"),
 		   11, "spill_size: '4K' is too small (0, or at least 1M)");
+	want_error(conf("ftrace:print", "subbuf_size_kb = 512",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"queue_size = 1M\n"),
+		   11,
+		   "output 'c': queue_size is smaller than 4 sub-buffers (subbuf_size_kb = 512)");
+	want_error(conf("ftrace:print", "subbuf_size_kb = 512",
+			"[output \"c\"]\ntype = unix\naddress = /s\n"
+			"spill_size = 1M\n"),
+		   11, "spill_size is smaller than 4 sub-buffers");
 	want_error(conf("ftrace:print", "",
 			"[output \"c\"]\ntype = unix\naddress = /s\n"
 			"spill_dir = spool\n"),
