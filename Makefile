@@ -146,6 +146,9 @@ clean:
 
 -include $(shell find $(B) -name '*.d' -type f -not -path '*/deb/*' 2>/dev/null)
 
+# BPF programs and their skeletons (bpf/bpf.mk).
+include bpf/bpf.mk
+
 # The Debian package (packaging/deb.mk): make deb.
 -include packaging/deb.mk
 

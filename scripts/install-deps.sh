@@ -13,6 +13,8 @@ pkgs=(
 	# tests/fuzz: clang with its libFuzzer and sanitizer runtimes,
 	# llvm-symbolizer for the stacks, python3 for rtap.py
 	clang libclang-rt-14-dev llvm python3
+	# BPF programs (issue 6): libbpf, bpftool for vmlinux.h and skeletons
+	libbpf-dev bpftool
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -144,6 +144,8 @@ enum rt_tag {
 	RT_TAG_FILE_CPU = 20,	   /* u32: the one CPU this file carries */
 	RT_TAG_EVENTS = 21,	   /* string: the enabled event selection */
 	RT_TAG_READER_MODE = 22,   /* string: "mmap" or "read" */
+	RT_TAG_BPF_EVENT = 23,	   /* text: a BPF event's id, name, fields */
+	RT_TAG_BPF_ENUM = 24,	   /* text: value names of a BPF field type */
 };
 
 enum rt_end_reason {

@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ringtapd's BPF programs: the built-in ones (bpf/NAME.bpf.c, through their
+ * skeletons) and external objects.  Every program writes its events into
+ * one BPF ring buffer (the `rt_events` map of each object is replaced by
+ * ours before load); a thread drains it into the instance's
+ * trace_marker_raw, one write per event, so that the events land in the
+ * per-CPU ring buffers as ftrace:raw_data events whose id says which BPF
+ * event they are (docs/bpf.md explains the choice of this route).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <tracefs.h>
+
+#include "ringtap/bpf_decode.h"
+#include "ringtap/bpf_events.h"
+#include "ringtap/config.h"
+#include "ringtap/log.h"
+#include "ringtapd.h"
+#include "bpf.h"
+
+#include "exec.skel.h"
+#include "syscall_latency.skel.h"
+#include "runqueue_latency.skel.h"
+#include "tcp.skel.h"
+#include "block_latency.skel.h"
+#include "bench.skel.h"
+
+static const char *const syscall_names[] = {
+#include "syscall_names.h"
+};
+#define NR_SYSCALL_NAMES (sizeof(syscall_names) / sizeof(syscall_names[0]))
+
+/* The shared ring buffer: events of every program, until drained. */
+#define RING_SIZE (4u << 20)
+
+/* A section's parameters once checked. */
+struct params {
+	const struct builtin *b; /* NULL: object */
+	const char *object;
+	bool optional;
+	uint32_t tgid;
+	uint64_t cgroup;
+	char comm[RT_BPF_COMM_LEN];
+	uint64_t min_ns;
+	int32_t nr;
+	uint32_t dev;
+	uint16_t port;
+	bool printk;
+};
+
+/* A built-in program: its skeleton's functions and parameters. */
+struct builtin {
+	const char *name;
+	const char *keys; /* parameters beyond the common ones */
+	uint64_t default_min_us;
+	void *(*open)(void);
+	struct bpf_object *(*obj)(void *skel);
+	void (*set)(void *skel, const struct params *p);
+	int (*attach)(void *skel);
+	void (*destroy)(void *skel);
+	void (*detach)(void *skel);
+	struct bpf_map *(*ring)(void *skel);
+	struct bpf_map *(*stats)(void *skel);
+};
+
+#define SKEL_OPS(n)                                                          \
+	static void *n##_open(void) { return n##_bpf__open(); }              \
+	static struct bpf_object *n##_obj(void *s)                           \
+	{                                                                    \
+		return ((struct n##_bpf *)s)->obj;                           \
+	}                                                                    \
+	static int n##_attach(void *s) { return n##_bpf__attach(s); }        \
+	static void n##_destroy(void *s) { n##_bpf__destroy(s); }            \
+	static void n##_detach(void *s) { n##_bpf__detach(s); }              \
+	static struct bpf_map *n##_ring(void *s)                             \
+	{                                                                    \
+		return ((struct n##_bpf *)s)->maps.rt_events;                \
+	}                                                                    \
+	static struct bpf_map *n##_stats(void *s)                            \
+	{                                                                    \
+		return ((struct n##_bpf *)s)->maps.rt_stats;                 \
+	}                                                                    \
+	/* the filters every program has (bpf/ringtap.bpf.h) */              \
+	static void n##_common(struct n##_bpf *k, const struct params *p)    \
+	{                                                                    \
+		k->rodata->rt_filter_tgid = p->tgid;                         \
+		k->rodata->rt_filter_cgroup = p->cgroup;                     \
+		memcpy((char *)k->rodata->rt_filter_comm, p->comm,           \
+		       sizeof(p->comm));                                     \
+	}
+
+SKEL_OPS(exec)
+SKEL_OPS(syscall_latency)
+SKEL_OPS(runqueue_latency)
+SKEL_OPS(tcp)
+SKEL_OPS(block_latency)
+SKEL_OPS(bench)
+
+static void exec_set(void *s, const struct params *p)
+{
+	exec_common(s, p);
+}
+
+static void syscall_latency_set(void *s, const struct params *p)
+{
+	struct syscall_latency_bpf *k = s;
+
+	syscall_latency_common(k, p);
+	k->rodata->min_ns = p->min_ns;
+	k->rodata->filter_nr = p->nr;
+}
+
+static void runqueue_latency_set(void *s, const struct params *p)
+{
+	struct runqueue_latency_bpf *k = s;
+
+	runqueue_latency_common(k, p);
+	k->rodata->min_ns = p->min_ns;
+}
+
+static void tcp_set(void *s, const struct params *p)
+{
+	struct tcp_bpf *k = s;
+
+	tcp_common(k, p);
+	k->rodata->filter_port = p->port;
+}
+
+static void block_latency_set(void *s, const struct params *p)
+{
+	struct block_latency_bpf *k = s;
+
+	block_latency_common(k, p);
+	k->rodata->min_ns = p->min_ns;
+	k->rodata->filter_dev = p->dev;
+}
+
+static void bench_set(void *s, const struct params *p)
+{
+	struct bench_bpf *k = s;
+
+	bench_common(k, p);
+	bpf_program__set_autoload(k->progs.rt_bench_printk, p->printk);
+	bpf_program__set_autoload(k->progs.rt_bench_ringbuf, !p->printk);
+}
+
+#define BUILTIN(n, keys_, min_us)                                            \
+	{ #n, keys_, min_us, n##_open, n##_obj, n##_set, n##_attach,         \
+	  n##_destroy, n##_detach, n##_ring, n##_stats }
+static const struct builtin builtins[] = {
+	BUILTIN(exec, "", 0),
+	BUILTIN(syscall_latency, "min_us syscall", 10000),
+	BUILTIN(runqueue_latency, "min_us", 10000),
+	BUILTIN(tcp, "port", 0),
+	BUILTIN(block_latency, "min_us dev", 1000),
+	BUILTIN(bench, "route", 0),
+};
+#define NR_BUILTINS (sizeof(builtins) / sizeof(builtins[0]))
+
+/* One loaded section. */
+struct prog {
+	char *name; /* section name */
+	struct params p;
+	void *skel; /* built-in */
+	struct bpf_object *obj;
+	struct bpf_link **links; /* external object */
+	size_t nr_links;
+	int stats_fd;
+};
+
+static struct {
+	struct prog *progs;
+	size_t nr_progs;
+	int ring_fd;
+	struct ring_buffer *rb;
+	int marker_fd; /* the instance's trace_marker_raw */
+	int stop_fd;
+	pthread_t thread;
+	bool running;
+	atomic_uint_fast64_t written, lost_write;
+	/* the top-level instance's bpf_trace_printk enable, as found */
+	char printk_enable_path[512];
+	int printk_enable_was; /* -1: unknown */
+} bpf = { .ring_fd = -1, .marker_fd = -1, .stop_fd = -1,
+	  .printk_enable_was = -1 };
+
+/* ---- parameters ---- */
+
+static const struct builtin *find_builtin(const char *name)
+{
+	for (size_t i = 0; i < NR_BUILTINS; i++)
+		if (!strcmp(builtins[i].name, name))
+			return &builtins[i];
+	return NULL;
+}
+
+static bool key_in(const char *key, const char *list)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = list; (p = strstr(p, key)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+static int parse_u(const char *path, const struct rt_bpf_param *kv,
+		   uint64_t max, uint64_t *ret)
+{
+	if (rt_parse_u64(kv->value, 0, max, ret) < 0) {
+		log_err("%s:%d: %s: '%s' is not a number in 0..%llu", path,
+			kv->line, kv->key, kv->value, (unsigned long long)max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_param(const char *path, const struct rt_bpf_section *s,
+		       const struct rt_bpf_param *kv, struct params *p)
+{
+	const char *k = kv->key, *v = kv->value;
+	uint64_t n;
+	struct stat st;
+
+	if (!strcmp(k, "program") || !strcmp(k, "object"))
+		return 0;
+	if (!strcmp(k, "optional")) {
+		if (rt_parse_bool(v, &p->optional) < 0) {
+			log_err("%s:%d: optional: expected yes or no, not '%s'",
+				path, kv->line, v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(k, "pid")) {
+		if (parse_u(path, kv, INT32_MAX, &n) < 0)
+			return -EINVAL;
+		p->tgid = n;
+		return 0;
+	}
+	if (!strcmp(k, "comm")) {
+		if (!*v || strlen(v) >= RT_BPF_COMM_LEN) {
+			log_err("%s:%d: comm: '%s' must be 1 to %d characters (the kernel's comm)",
+				path, kv->line, v, RT_BPF_COMM_LEN - 1);
+			return -EINVAL;
+		}
+		strncpy(p->comm, v, sizeof(p->comm) - 1);
+		return 0;
+	}
+	if (!strcmp(k, "cgroup")) {
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s%s", *v == '/' ? "" : "/sys/fs/cgroup/", v);
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			log_err("%s:%d: cgroup: '%s' is not a cgroup v2 directory: %m",
+				path, kv->line, dir);
+			return -EINVAL;
+		}
+		p->cgroup = st.st_ino; /* the cgroup id on cgroup v2 */
+		return 0;
+	}
+	if (!p->b || !key_in(k, p->b->keys)) {
+		log_err("%s:%d: unknown key '%s' in section [bpf \"%s\"]%s%s%s",
+			path, kv->line, k, s->name,
+			p->b ? " (program " : "", p->b ? p->b->name : "",
+			p->b ? " takes: program, optional, pid, comm, cgroup" : "");
+		return -EINVAL;
+	}
+	if (!strcmp(k, "min_us")) {
+		if (parse_u(path, kv, UINT64_MAX / 1000, &n) < 0)
+			return -EINVAL;
+		p->min_ns = n * 1000;
+	} else if (!strcmp(k, "syscall")) {
+		p->nr = -1;
+		for (size_t i = 0; i < NR_SYSCALL_NAMES; i++)
+			if (syscall_names[i] && !strcmp(syscall_names[i], v))
+				p->nr = i;
+		if (p->nr < 0 && rt_parse_u64(v, 0, 4095, &n) == 0)
+			p->nr = n;
+		if (p->nr < 0) {
+			log_err("%s:%d: syscall: '%s' is neither a system call name of this architecture nor a number",
+				path, kv->line, v);
+			return -EINVAL;
+		}
+	} else if (!strcmp(k, "port")) {
+		if (parse_u(path, kv, 65535, &n) < 0)
+			return -EINVAL;
+		p->port = n;
+	} else if (!strcmp(k, "dev")) {
+		unsigned int maj, min;
+		char c;
+
+		if (sscanf(v, "%u:%u%c", &maj, &min, &c) != 2 || maj > 4095 ||
+		    min > 0xfffff) {
+			log_err("%s:%d: dev: expected MAJOR:MINOR (as in /proc/partitions), not '%s'",
+				path, kv->line, v);
+			return -EINVAL;
+		}
+		p->dev = maj << 20 | min;
+	} else if (!strcmp(k, "route")) {
+		if (strcmp(v, "ringbuf") && strcmp(v, "printk")) {
+			log_err("%s:%d: route: expected ringbuf or printk, not '%s'",
+				path, kv->line, v);
+			return -EINVAL;
+		}
+		p->printk = !strcmp(v, "printk");
+	}
+	return 0;
+}
+
+static const char *get(const struct rt_bpf_section *s, const char *key,
+		       int *line)
+{
+	for (size_t i = 0; i < s->nr_params; i++)
+		if (!strcmp(s->params[i].key, key)) {
+			*line = s->params[i].line;
+			return s->params[i].value;
+		}
+	return NULL;
+}
+
+static int parse_section(const char *path, const struct rt_bpf_section *s,
+			 struct params *p)
+{
+	int pl = 0, ol = 0;
+	const char *prog = get(s, "program", &pl), *obj = get(s, "object", &ol);
+	char names[256] = "";
+
+	memset(p, 0, sizeof(*p));
+	p->nr = -1;
+	if (!prog == !obj) {
+		log_err("%s:%d: section [bpf \"%s\"] needs one of 'program = NAME' or 'object = PATH'",
+			path, prog ? ol : s->line, s->name);
+		return -EINVAL;
+	}
+	if (prog) {
+		p->b = find_builtin(prog);
+		if (!p->b) {
+			for (size_t i = 0; i < NR_BUILTINS; i++)
+				snprintf(names + strlen(names),
+					 sizeof(names) - strlen(names), "%s%s",
+					 i ? ", " : "", builtins[i].name);
+			log_err("%s:%d: program: unknown program '%s' (built-in: %s)",
+				path, pl, prog, names);
+			return -EINVAL;
+		}
+		p->min_ns = p->b->default_min_us * 1000;
+	} else {
+		if (access(obj, R_OK) < 0) {
+			log_err("%s:%d: object: cannot read '%s': %m", path, ol,
+				obj);
+			return -EINVAL;
+		}
+		p->object = obj;
+	}
+	for (size_t i = 0; i < s->nr_params; i++)
+		if (parse_param(path, s, &s->params[i], p) < 0)
+			return -EINVAL;
+	return 0;
+}
+
+int rt_bpf_check(const struct rt_bpf_section *secs, size_t nr,
+		 const char *path)
+{
+	struct params p;
+
+	for (size_t i = 0; i < nr; i++)
+		if (parse_section(path, &secs[i], &p) < 0)
+			return -EINVAL;
+	return 0;
+}
+
+/* ---- libbpf's messages: the verifier's log is in the warnings ---- */
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap)
+{
+	char *msg = NULL;
+	int n = vasprintf(&msg, fmt, ap);
+	const char *p;
+
+	if (n < 0)
+		return 0;
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = 0;
+	/* a verifier log says why at its end */
+	p = n > 6000 ? msg + n - 6000 : msg;
+	if (level == LIBBPF_WARN)
+		log_warn("%s%s", p == msg ? "" : "[...] ", p);
+	else
+		log_debug("%s", msg);
+	free(msg);
+	return 0;
+}
+
+/* ---- the top-level instance's bpf_trace_printk event ---- */
+
+/*
+ * Loading a program that calls bpf_trace_printk enables the
+ * bpf_trace:bpf_trace_printk event in the top-level instance (the kernel's
+ * bpf_get_trace_printk_proto()), where it would stay after we exit.
+ */
+static void printk_state_save(void)
+{
+	const char *top = tracefs_tracing_dir();
+	char c;
+	int fd;
+
+	if (!top)
+		return;
+	snprintf(bpf.printk_enable_path, sizeof(bpf.printk_enable_path),
+		 "%s/events/bpf_trace/bpf_trace_printk/enable", top);
+	fd = open(bpf.printk_enable_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (read(fd, &c, 1) == 1)
+		bpf.printk_enable_was = c == '1';
+	close(fd);
+}
+
+static void printk_state_restore(void)
+{
+	char c, want;
+	int fd;
+
+	if (bpf.printk_enable_was < 0)
+		return;
+	fd = open(bpf.printk_enable_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	want = bpf.printk_enable_was ? '1' : '0';
+	if (read(fd, &c, 1) == 1 && c != want) {
+		if (pwrite(fd, &want, 1, 0) == 1)
+			log_info("top-level instance: bpf_trace:bpf_trace_printk set back to %c (loading a program that calls bpf_trace_printk had changed it)",
+				 want);
+		else
+			log_warn("top-level instance: cannot set bpf_trace:bpf_trace_printk back to %c: %m",
+				 want);
+	}
+	close(fd);
+}
+
+/* ---- loading ---- */
+
+static void prog_free(struct prog *pr)
+{
+	for (size_t i = 0; i < pr->nr_links; i++)
+		bpf_link__destroy(pr->links[i]);
+	free(pr->links);
+	if (pr->skel)
+		pr->p.b->destroy(pr->skel);
+	else if (pr->obj)
+		bpf_object__close(pr->obj);
+	free(pr->name);
+	memset(pr, 0, sizeof(*pr));
+	pr->stats_fd = -1;
+}
+
+static int load_builtin(struct prog *pr)
+{
+	const struct builtin *b = pr->p.b;
+	int r;
+
+	pr->skel = b->open();
+	if (!pr->skel)
+		return -errno;
+	pr->obj = b->obj(pr->skel);
+	b->set(pr->skel, &pr->p);
+	r = bpf_map__reuse_fd(b->ring(pr->skel), bpf.ring_fd);
+	if (!r)
+		r = bpf_object__load(pr->obj);
+	if (!r)
+		r = b->attach(pr->skel);
+	if (!r)
+		pr->stats_fd = bpf_map__fd(b->stats(pr->skel));
+	return r;
+}
+
+/* An external object: its rt_events map becomes ours; every program is
+ * attached as its section name says. */
+static int load_object(struct prog *pr)
+{
+	struct bpf_program *prog;
+	struct bpf_map *m;
+	int r;
+
+	pr->obj = bpf_object__open_file(pr->p.object, NULL);
+	if (!pr->obj)
+		return -errno;
+	m = bpf_object__find_map_by_name(pr->obj, "rt_events");
+	if (!m || bpf_map__type(m) != BPF_MAP_TYPE_RINGBUF) {
+		log_err("bpf \"%s\": '%s' has no BPF_MAP_TYPE_RINGBUF map named rt_events (bpf/ringtap.bpf.h)",
+			pr->name, pr->p.object);
+		return -ENOENT;
+	}
+	r = bpf_map__reuse_fd(m, bpf.ring_fd);
+	if (!r)
+		r = bpf_object__load(pr->obj);
+	if (r)
+		return r;
+	bpf_object__for_each_program(prog, pr->obj) {
+		struct bpf_link **n, *l;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		l = bpf_program__attach(prog);
+		if (!l)
+			return -errno;
+		n = realloc(pr->links, (pr->nr_links + 1) * sizeof(*n));
+		if (!n) {
+			bpf_link__destroy(l);
+			return -ENOMEM;
+		}
+		pr->links = n;
+		pr->links[pr->nr_links++] = l;
+	}
+	m = bpf_object__find_map_by_name(pr->obj, "rt_stats");
+	if (m && bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_ARRAY)
+		pr->stats_fd = bpf_map__fd(m);
+	return 0;
+}
+
+static int drain_one(void *ctx, void *data, size_t size)
+{
+	if (write(bpf.marker_fd, data, size) == (ssize_t)size)
+		atomic_fetch_add(&bpf.written, 1);
+	else
+		atomic_fetch_add(&bpf.lost_write, 1);
+	return 0;
+}
+
+int rt_bpf_start(const struct rt_bpf_section *secs, size_t nr,
+		 const char *path, struct rt_instance *inst)
+{
+	char *marker;
+	int r = 0;
+
+	if (!nr)
+		return 0;
+	libbpf_set_print(libbpf_log);
+	bpf.progs = calloc(nr, sizeof(*bpf.progs));
+	if (!bpf.progs)
+		return -ENOMEM;
+	if (asprintf(&marker, "%s/trace_marker_raw", inst->dir) < 0)
+		return -ENOMEM;
+	bpf.marker_fd = open(marker, O_WRONLY | O_CLOEXEC);
+	if (bpf.marker_fd < 0) {
+		r = -errno;
+		log_err("cannot open '%s': %m", marker);
+		free(marker);
+		return r;
+	}
+	free(marker);
+	bpf.ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "rt_events", 0, 0,
+				     RING_SIZE, NULL);
+	if (bpf.ring_fd < 0) {
+		r = -errno;
+		log_err("cannot create the BPF ring buffer: %m");
+		return r;
+	}
+	bpf.rb = ring_buffer__new(bpf.ring_fd, drain_one, NULL, NULL);
+	if (!bpf.rb)
+		return -errno;
+	printk_state_save();
+	for (size_t i = 0; i < nr; i++) {
+		struct prog *pr = &bpf.progs[bpf.nr_progs];
+
+		pr->stats_fd = -1;
+		if (parse_section(path, &secs[i], &pr->p) < 0)
+			return -EINVAL;
+		pr->name = strdup(secs[i].name);
+		if (!pr->name)
+			return -ENOMEM;
+		r = pr->p.b ? load_builtin(pr) : load_object(pr);
+		if (r < 0) {
+			if (!pr->p.optional) {
+				log_err("bpf \"%s\": cannot load or attach %s '%s' (%s): the kernel's messages are above; 'optional = yes' would skip it",
+					pr->name, pr->p.b ? "program" : "object",
+					pr->p.b ? pr->p.b->name : pr->p.object,
+					strerror(-r));
+				bpf.nr_progs++;
+				return r;
+			}
+			log_warn("bpf \"%s\": cannot load or attach %s '%s' (%s): skipped (optional)",
+				 pr->name, pr->p.b ? "program" : "object",
+				 pr->p.b ? pr->p.b->name : pr->p.object,
+				 strerror(-r));
+			prog_free(pr);
+			r = 0;
+			continue;
+		}
+		log_info("bpf \"%s\": %s '%s' attached", pr->name,
+			 pr->p.b ? "program" : "object",
+			 pr->p.b ? pr->p.b->name : pr->p.object);
+		bpf.nr_progs++;
+	}
+	return 0;
+}
+
+static void *drain_thread(void *arg)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = ring_buffer__epoll_fd(bpf.rb), .events = POLLIN },
+		{ .fd = bpf.stop_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+			break;
+		ring_buffer__consume(bpf.rb);
+		if (pfd[1].revents)
+			break;
+	}
+	return NULL;
+}
+
+int rt_bpf_run(void)
+{
+	int r;
+
+	if (!bpf.nr_progs)
+		return 0;
+	bpf.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (bpf.stop_fd < 0)
+		return -errno;
+	r = pthread_create(&bpf.thread, NULL, drain_thread, NULL);
+	if (r)
+		return -r;
+	bpf.running = true;
+	return 0;
+}
+
+/* The program's counters, per CPU; false when it has none. */
+static bool read_stats(const struct prog *pr, uint64_t *vals, int nr_cpus,
+		       int stat)
+{
+	uint32_t key = stat;
+
+	return pr->stats_fd >= 0 &&
+	       bpf_map_lookup_elem(pr->stats_fd, &key, vals) == 0;
+}
+
+static void write_stats_events(void)
+{
+	int nr_cpus = libbpf_num_possible_cpus();
+	uint64_t *v[RT_BPF_STAT_MAX];
+	struct timespec ts;
+
+	if (nr_cpus <= 0)
+		return;
+	for (int s = 0; s < RT_BPF_STAT_MAX; s++)
+		v[s] = calloc(nr_cpus, sizeof(uint64_t));
+	for (size_t i = 0; i < bpf.nr_progs; i++) {
+		struct prog *pr = &bpf.progs[i];
+		bool ok = true;
+
+		for (int s = 0; s < RT_BPF_STAT_MAX; s++)
+			ok = ok && v[s] && read_stats(pr, v[s], nr_cpus, s);
+		if (!ok)
+			continue;
+		for (int cpu = 0; cpu < nr_cpus; cpu++) {
+			struct rt_bpf_stats e = { .h.id = RT_BPF_EV_STATS };
+
+			if (!v[0][cpu] && !v[1][cpu] && !v[2][cpu])
+				continue;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			e.h.pid = e.h.tgid = getpid();
+			e.h.cpu = cpu;
+			e.h.ts = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+			strncpy(e.h.comm, "ringtapd", sizeof(e.h.comm));
+			strncpy(e.section, pr->name, sizeof(e.section) - 1);
+			e.seen = v[RT_BPF_STAT_SEEN][cpu];
+			e.emitted = v[RT_BPF_STAT_EMITTED][cpu];
+			e.dropped = v[RT_BPF_STAT_DROPPED][cpu];
+			/* the drain thread's failures are not per program */
+			e.lost_write = i == 0 && cpu == 0 ?
+					       atomic_load(&bpf.lost_write) : 0;
+			if (write(bpf.marker_fd, &e, sizeof(e)) != sizeof(e))
+				log_warn("bpf \"%s\": cannot write its statistics to the instance: %m",
+					 pr->name);
+		}
+		log_info("bpf \"%s\": %s", pr->name, "statistics written");
+	}
+	for (int s = 0; s < RT_BPF_STAT_MAX; s++)
+		free(v[s]);
+}
+
+void rt_bpf_stop(void)
+{
+	/* No program writes any more, then the ring is emptied. */
+	for (size_t i = 0; i < bpf.nr_progs; i++) {
+		struct prog *pr = &bpf.progs[i];
+
+		for (size_t j = 0; j < pr->nr_links; j++)
+			bpf_link__destroy(pr->links[j]);
+		pr->nr_links = 0;
+		if (pr->skel)
+			pr->p.b->detach(pr->skel);
+	}
+	if (bpf.running) {
+		uint64_t one = 1;
+
+		if (write(bpf.stop_fd, &one, sizeof(one)) < 0)
+			log_warn("cannot wake the BPF drain thread: %m");
+		pthread_join(bpf.thread, NULL);
+		bpf.running = false;
+	}
+	if (bpf.rb)
+		ring_buffer__consume(bpf.rb);
+	if (bpf.marker_fd >= 0 && bpf.nr_progs)
+		write_stats_events();
+	if (bpf.nr_progs || bpf.progs)
+		log_info("bpf: %llu events written to the instance, %llu could not be written",
+			 (unsigned long long)atomic_load(&bpf.written),
+			 (unsigned long long)atomic_load(&bpf.lost_write));
+	for (size_t i = 0; i < bpf.nr_progs; i++)
+		prog_free(&bpf.progs[i]);
+	free(bpf.progs);
+	bpf.progs = NULL;
+	bpf.nr_progs = 0;
+	ring_buffer__free(bpf.rb);
+	bpf.rb = NULL;
+	if (bpf.ring_fd >= 0)
+		close(bpf.ring_fd);
+	if (bpf.marker_fd >= 0)
+		close(bpf.marker_fd);
+	if (bpf.stop_fd >= 0)
+		close(bpf.stop_fd);
+	bpf.ring_fd = bpf.marker_fd = bpf.stop_fd = -1;
+	printk_state_restore();
+	bpf.printk_enable_was = -1;
+}
+
+int rt_bpf_metadata(size_t nr, struct rt_buf *b)
+{
+	if (!nr)
+		return 0;
+	return rt_bpf_metadata_add(b, syscall_names, NR_SYSCALL_NAMES);
+}
+
+void rt_bpf_status(void (*put)(void *ctx, const char *id, const char *key,
+			       const char *val),
+		   void *ctx)
+{
+	int nr_cpus = libbpf_num_possible_cpus();
+	static const char *const names[] = { "seen", "emitted", "dropped" };
+	uint64_t *v;
+	char val[64], key[64];
+
+	if (!bpf.nr_progs || nr_cpus <= 0)
+		return;
+	v = calloc(nr_cpus, sizeof(*v));
+	if (!v)
+		return;
+	for (size_t i = 0; i < bpf.nr_progs; i++) {
+		struct prog *pr = &bpf.progs[i];
+
+		put(ctx, pr->name, pr->p.b ? "program" : "object",
+		    pr->p.b ? pr->p.b->name : pr->p.object);
+		for (int s = 0; s < RT_BPF_STAT_MAX; s++) {
+			uint64_t sum = 0;
+
+			if (!read_stats(pr, v, nr_cpus, s))
+				break;
+			for (int c = 0; c < nr_cpus; c++) {
+				sum += v[c];
+				if (s == RT_BPF_STAT_DROPPED) {
+					snprintf(key, sizeof(key), "dropped_cpu%d", c);
+					snprintf(val, sizeof(val), "%llu",
+						 (unsigned long long)v[c]);
+					put(ctx, pr->name, key, val);
+				}
+			}
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)sum);
+			put(ctx, pr->name, names[s], val);
+		}
+	}
+	snprintf(val, sizeof(val), "%llu",
+		 (unsigned long long)atomic_load(&bpf.written));
+	put(ctx, "-", "written", val);
+	snprintf(val, sizeof(val), "%llu",
+		 (unsigned long long)atomic_load(&bpf.lost_write));
+	put(ctx, "-", "lost_write", val);
+	free(v);
+}
