@@ -862,8 +862,22 @@ static void try_connect(struct channel *ch)
 		disconnect(ch, strerror(errno));
 		return;
 	}
-	if (sa.ss_family != AF_UNIX)
+	if (sa.ss_family != AF_UNIX) {
+		/* A collector host that vanishes without a reset (power loss,
+		 * partition) is noticed in about 30 s rather than the
+		 * kernel's 15 minutes of retransmissions, so that the channel
+		 * reconnects; a slow but live collector keeps its window. */
+		int user_timeout = 30000, idle = 30, intvl = 10, cnt = 3;
+
 		setsockopt(ch->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(ch->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
+			   sizeof(user_timeout));
+		setsockopt(ch->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		setsockopt(ch->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		setsockopt(ch->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+			   sizeof(intvl));
+		setsockopt(ch->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	}
 	if (connect(ch->fd, (struct sockaddr *)&sa, len) < 0 &&
 	    errno != EINPROGRESS) {
 		disconnect(ch, strerror(errno));
