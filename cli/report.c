@@ -37,6 +37,7 @@
 #include "ringtap/log.h"
 #include "ringtap/trace_mmap.h"
 #include "ringtap.h"
+#include "report_bpf.h"
 
 #define MAX_CPUS 4096	   /* as lib/capture.c */
 #define NR_EVENT_IDS 65536 /* common_type is 16 bits */
@@ -107,6 +108,7 @@ struct report {
 	uint64_t base; /* first event: origin of relative times */
 	struct trace_seq seq;
 	FILE *out;
+	struct report_bpf bpf; /* BPF events: ringtap:NAME */
 };
 
 /* ---- option values ---- */
@@ -262,7 +264,7 @@ static void event_name(const struct tep_event *ev, int id, char *buf,
 }
 
 /* Patterns that select nothing are likely typos: say so, once. */
-static void filter_check_events(const struct report *rep)
+static void filter_check_events(const struct report *rep, const bool *bpf)
 {
 	int n = tep_get_events_count(rep->tep);
 	char name[512];
@@ -270,6 +272,8 @@ static void filter_check_events(const struct report *rep)
 	for (int j = 0; j < rep->f.nr_events; j++) {
 		int i;
 
+		if (bpf[j])
+			continue;
 		for (i = 0; i < n; i++) {
 			struct tep_event *ev = tep_get_event(rep->tep, i);
 
@@ -289,6 +293,7 @@ static void filter_prepare(struct report *rep)
 	const struct filter *f = &rep->f;
 	struct tep_event *marker;
 	int n = tep_get_events_count(rep->tep);
+	bool bpf_matched[f->nr_events + 1];
 	char name[512];
 
 	marker = tep_find_event_by_name(rep->tep, "ftrace", "print");
@@ -302,9 +307,12 @@ static void filter_prepare(struct report *rep)
 			if (!fnmatch(f->events[j], name, 0))
 				rep->id_ok[ev->id & (NR_EVENT_IDS - 1)] = 1;
 	}
+	memset(bpf_matched, 0, sizeof(bpf_matched));
+	report_bpf_prepare(&rep->bpf, rep->meta, f->events, f->nr_events,
+			   bpf_matched);
 	/* with --follow, every reader of the capture has the same formats */
 	if (!rep->warned)
-		filter_check_events(rep);
+		filter_check_events(rep, bpf_matched);
 	rep->warned = true;
 }
 
@@ -336,24 +344,27 @@ static bool want_time(const struct report *rep, uint64_t ts)
 }
 
 /* Event id first: the cheapest test that rejects most. */
-static bool want_event(const struct report *rep, struct tep_record *rec)
+static bool want_event(const struct report *rep, struct tep_record *rec,
+		       const struct report_bpf_ev *be)
 {
 	const struct filter *f = &rep->f;
 	const char *comm;
 	bool ok;
 	int pid;
 
-	if (!rep->id_ok[tep_data_type(rep->tep, rec) & (NR_EVENT_IDS - 1)])
+	if (be ? !rep->bpf.ok[be->idx] :
+		 !rep->id_ok[tep_data_type(rep->tep, rec) & (NR_EVENT_IDS - 1)])
 		return false;
 	if (!f->nr_pids && !f->nr_comms)
 		return true;
-	pid = tep_data_pid(rep->tep, rec);
+	/* a BPF event is about the task in its header, not the writer */
+	pid = be ? be->pid : tep_data_pid(rep->tep, rec);
 	ok = !f->nr_pids;
 	for (int i = 0; i < f->nr_pids && !ok; i++)
 		ok = f->pids[i] == pid;
 	if (!ok || !f->nr_comms)
 		return ok;
-	comm = tep_data_comm_from_pid(rep->tep, pid);
+	comm = be ? be->comm : tep_data_comm_from_pid(rep->tep, pid);
 	for (int i = 0; i < f->nr_comms; i++)
 		if (!fnmatch(f->comms[i], comm, 0))
 			return true;
@@ -432,9 +443,19 @@ static void put_seq(struct report *rep, struct trace_seq *s)
 	fwrite(s->buffer, 1, s->len, rep->out);
 }
 
-static void print_text(struct report *rep, struct ev *e)
+static void print_text(struct report *rep, struct ev *e,
+		       const struct report_bpf_ev *be)
 {
 	struct trace_seq *s = &rep->seq;
+
+	if (be) {
+		fprintf(rep->out, "%16s-%-7d [%03d] ", be->comm, be->pid,
+			be->cpu);
+		print_ts(rep->out, e->ts);
+		report_bpf_text(&rep->bpf, be, rep->out);
+		putc('\n', rep->out);
+		return;
+	}
 
 	trace_seq_reset(s);
 	tep_print_event(rep->tep, s, &e->rec, "%16s-%-7d [%03d] ",
@@ -634,6 +655,22 @@ static void json_value(struct report *rep, const struct tep_format_field *f,
 	putc(']', rep->out);
 }
 
+static void print_json_bpf(struct report *rep, struct ev *e,
+			   const struct report_bpf_ev *be)
+{
+	const char *name = rt_bpf_event_name(be->ev);
+	FILE *o = rep->out;
+
+	fprintf(o, "{\"ts\":%" PRIu64 ",\"cpu\":%d,\"pid\":%d,\"comm\":", e->ts,
+		be->cpu, be->pid);
+	json_str(o, be->comm, strlen(be->comm));
+	fputs(",\"event\":", o);
+	json_str(o, name, strlen(name));
+	fputs(",\"fields\":{", o);
+	report_bpf_json_fields(&rep->bpf, be, o, json_str);
+	fputs("}}\n", o);
+}
+
 static void print_json(struct report *rep, struct ev *e, int id)
 {
 	struct tep_event *ev = tep_find_event(rep->tep, id);
@@ -701,6 +738,7 @@ static void handle_lost(struct report *rep, const struct ev *e)
 static void handle(struct report *rep, struct ev *e)
 {
 	struct cpu_count *n = &rep->cnt[e->cpu];
+	struct report_bpf_ev bev, *be = NULL;
 	int id;
 
 	if (e->type == EV_EVENT && !rep->have_base) {
@@ -713,21 +751,27 @@ static void handle(struct report *rep, struct ev *e)
 		handle_lost(rep, e);
 		return;
 	}
-	if (!want_event(rep, &e->rec))
+	if (report_bpf_event(&rep->bpf, rep->tep, &e->rec, &bev))
+		be = &bev;
+	if (!want_event(rep, &e->rec, be))
 		return;
 	if (!n->events)
 		n->first_ts = e->ts;
 	n->events++;
 	n->last_ts = e->ts;
 	id = tep_data_type(rep->tep, &e->rec);
-	if (rep->stats)
+	if (rep->stats && be)
+		report_bpf_count(&rep->bpf, be);
+	else if (rep->stats)
 		rep->type_cnt[id & (NR_EVENT_IDS - 1)]++;
+	else if (rep->fmt == OUT_JSON && be)
+		print_json_bpf(rep, e, be);
 	else if (rep->fmt == OUT_JSON)
 		print_json(rep, e, id);
 	else if (rep->fmt == OUT_FTRACE)
 		print_ftrace(rep, e, id);
 	else
-		print_text(rep, e);
+		print_text(rep, e, be);
 }
 
 /* ---- --stats ---- */
@@ -787,34 +831,51 @@ static int cmp_type_row(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+struct type_rows {
+	struct type_row *rows;
+	size_t nr;
+	bool oom;
+};
+
+static void add_type_row(void *ctx, const char *name, uint64_t count)
+{
+	struct type_rows *t = ctx;
+	struct type_row *n = realloc(t->rows, (t->nr + 1) * sizeof(*n));
+
+	if (!n) {
+		t->oom = true;
+		return;
+	}
+	t->rows = n;
+	snprintf(n[t->nr].name, sizeof(n[t->nr].name), "%s", name);
+	n[t->nr++].count = count;
+}
+
 /* Events per type, most frequent first. */
 static int print_type_table(struct report *rep)
 {
-	struct type_row *rows = NULL;
-	size_t nr = 0;
+	struct type_rows t = { 0 };
+	char name[256];
 
 	for (int id = 0; id < NR_EVENT_IDS; id++) {
-		struct type_row *n;
-
 		if (!rep->type_cnt[id])
 			continue;
-		n = realloc(rows, (nr + 1) * sizeof(*rows));
-		if (!n) {
-			free(rows);
-			return -ENOMEM;
-		}
-		rows = n;
-		event_name(tep_find_event(rep->tep, id), id, rows[nr].name,
-			   sizeof(rows[nr].name));
-		rows[nr++].count = rep->type_cnt[id];
+		event_name(tep_find_event(rep->tep, id), id, name, sizeof(name));
+		add_type_row(&t, name, rep->type_cnt[id]);
 	}
-	if (nr)
-		qsort(rows, nr, sizeof(*rows), cmp_type_row);
+	report_bpf_type_rows(&rep->bpf, add_type_row, &t);
+	if (t.oom) {
+		free(t.rows);
+		return -ENOMEM;
+	}
+	if (t.nr)
+		qsort(t.rows, t.nr, sizeof(*t.rows), cmp_type_row);
 	fprintf(rep->out, "\n%-40s %12s\n", "event", "count");
-	for (size_t i = 0; i < nr; i++)
-		fprintf(rep->out, "%-40s %12" PRIu64 "\n", rows[i].name,
-			rows[i].count);
-	free(rows);
+	for (size_t i = 0; i < t.nr; i++)
+		fprintf(rep->out, "%-40s %12" PRIu64 "\n", t.rows[i].name,
+			t.rows[i].count);
+	free(t.rows);
+	report_bpf_print_programs(&rep->bpf, rep->out);
 	return 0;
 }
 
@@ -1786,6 +1847,7 @@ int cmd_report(int argc, char **argv)
 	trace_seq_destroy(&rep.seq);
 	free(rep.id_ok);
 	free(rep.type_cnt);
+	report_bpf_free(&rep.bpf);
 	free(rep.cnt);
 	filter_free(&rep.f);
 	return r < 0 ? 1 : r > 0 ? 3 : 0;

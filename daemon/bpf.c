@@ -275,10 +275,11 @@ static int parse_param(const char *path, const struct rt_bpf_section *s,
 		return 0;
 	}
 	if (!p->b || !key_in(k, p->b->keys)) {
-		log_err("%s:%d: unknown key '%s' in section [bpf \"%s\"]%s%s%s",
+		log_err("%s:%d: unknown key '%s' in section [bpf \"%s\"] (%s%s%s takes program or object, optional, pid, comm, cgroup%s%s)",
 			path, kv->line, k, s->name,
-			p->b ? " (program " : "", p->b ? p->b->name : "",
-			p->b ? " takes: program, optional, pid, comm, cgroup" : "");
+			p->b ? "program " : "an object", p->b ? p->b->name : "",
+			"", p->b && *p->b->keys ? ", " : "",
+			p->b ? p->b->keys : "");
 		return -EINVAL;
 	}
 	if (!strcmp(k, "min_us")) {

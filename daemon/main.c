@@ -23,6 +23,7 @@
 
 #include "ringtap/log.h"
 #include "ringtapd.h"
+#include "bpf.h"
 
 #define DEFAULT_CONFIG "/etc/ringtap/ringtap.conf"
 
@@ -416,6 +417,10 @@ static int run(struct rt_daemon *d, const struct options *o)
 	r = rt_control_open(d);
 	if (r < 0)
 		goto out;
+	/* BPF programs: loaded and attached now, drained once tracing is on */
+	r = rt_bpf_start(d->cfg->bpf, d->cfg->nr_bpf, d->cfg->path, &d->inst);
+	if (r < 0)
+		goto out_stop;
 	r = rt_capture_start(cap);
 	if (r < 0)
 		goto out_stop;
@@ -425,6 +430,9 @@ static int run(struct rt_daemon *d, const struct options *o)
 			d->inst.name, strerror(-r));
 		goto out_stop;
 	}
+	r = rt_bpf_run();
+	if (r < 0)
+		goto out_stop;
 	log_info("capturing on %d CPUs into instance '%s' (reader %s, %u KiB sub-buffers, %u KiB per CPU, %zu outputs); control socket %s",
 		 cap->nr_cpus, d->inst.name, cap->mode, cap->subbuf_size / 1024,
 		 d->cfg->buffer_size_kb, cap->nr_sinks, d->ctl_path);
@@ -437,6 +445,8 @@ out_stop:
 	d->state = "stopping";
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping: draining the buffers");
 	stop_start = now_ms();
+	/* BPF programs off and their last events in, while tracing is on. */
+	rt_bpf_stop();
 	/* Stop the writers first, so that the final drain terminates. */
 	rt_instance_tracing_on(&d->inst, false);
 	{
@@ -480,8 +490,11 @@ int main(int argc, char **argv)
 	if (!d.cfg)
 		return 1;
 	r = rt_config_load(d.cfg, o.config, err, sizeof(err));
-	if (r < 0) {
+	if (r < 0)
 		log_err("%s", err);
+	else
+		r = rt_bpf_check(d.cfg->bpf, d.cfg->nr_bpf, d.cfg->path);
+	if (r < 0) {
 		rt_config_free(d.cfg);
 		free(d.cfg);
 		return 2;

@@ -18,6 +18,7 @@
 
 #include "ringtap/log.h"
 #include "ringtapd.h"
+#include "bpf.h"
 
 static int add_file(struct rt_buf *b, uint16_t tag, const char *path,
 		    bool required)
@@ -249,6 +250,9 @@ int rt_metadata_build2(const struct rt_config *cfg,
 		r = add_selected_formats(b, cfg, &done, &nr_done);
 	if (!r && prev)
 		r = add_selected_formats(b, prev, &done, &nr_done);
+	/* the layouts of the BPF programs' events (daemon/bpf.c) */
+	if (!r)
+		r = rt_bpf_metadata(cfg->nr_bpf, b);
 	for (size_t k = 0; k < nr_done; k++)
 		free(done[k]);
 	free(done);

@@ -24,6 +24,7 @@
 #include <event-parse.h>
 #include <trace-seq.h>
 
+#include "ringtap/bpf_decode.h"
 #include "ringtap/capture.h"
 #include "ringtap/log.h"
 #include "ringtap/trace_mmap.h"
@@ -808,6 +809,13 @@ static int meta_load(struct rt_capture_reader *cr, const uint8_t *p,
 			tep_parse_printk_formats(m->tep,
 						 (char *)m->printk_formats.data);
 			break;
+		case RT_TAG_BPF_EVENT:
+		case RT_TAG_BPF_ENUM:
+			if (rt_bpf_decoder_add(&m->bpf, tag, val, len) < 0) {
+				free(fmts);
+				return -ENOMEM;
+			}
+			break;
 		case RT_TAG_CMDLINES: {
 			struct rt_buf t = { 0 };
 
@@ -1110,6 +1118,7 @@ void rt_capture_reader_close(struct rt_capture_reader *cr)
 	free(cr->sum);
 	free(cr->min_size);
 	free(cr->meta.print_raw_ids);
+	rt_bpf_decoder_free(cr->meta.bpf);
 	rt_buf_free(&cr->meta.header_page);
 	rt_buf_free(&cr->meta.header_event);
 	rt_buf_free(&cr->meta.printk_formats);

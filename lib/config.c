@@ -65,6 +65,7 @@ enum section_kind {
 	SEC_EVENT,
 	SEC_OUTPUT,
 	SEC_DAEMON,
+	SEC_BPF,
 };
 
 struct parser;
@@ -100,6 +101,7 @@ struct parser {
 	int prev_key; /* index of the last key set */
 	struct rt_event_opts *event;
 	struct rt_output *output;
+	struct rt_bpf_section *bpf;
 	char label[256]; /* "trace", "output \"local\"" */
 	char prefix[256]; /* "", "output 'local': " */
 
@@ -811,6 +813,58 @@ static int open_output(struct parser *p, const char *name)
 	return 0;
 }
 
+/* [bpf "NAME"]: any keys, kept for ringtapd to check (daemon/bpf.c). */
+static int open_bpf(struct parser *p, const char *name)
+{
+	struct rt_config *cfg = p->cfg;
+	struct rt_bpf_section *b;
+
+	for (size_t i = 0; i < cfg->nr_bpf; i++)
+		if (!strcmp(cfg->bpf[i].name, name))
+			return fail(p,
+				    "duplicate section [bpf \"%s\"] (first on line %d)",
+				    name, cfg->bpf[i].line);
+	if (cfg->nr_bpf == RT_CONFIG_MAX_BPF)
+		return fail(p, "too many [bpf] sections (at most %d)",
+			    RT_CONFIG_MAX_BPF);
+	b = &cfg->bpf[cfg->nr_bpf];
+	b->name = strdup(name);
+	if (!b->name)
+		return fail_nomem(p);
+	b->line = p->line;
+	cfg->nr_bpf++;
+	p->bpf = b;
+	snprintf(p->label, sizeof(p->label), "bpf \"%s\"", name);
+	enter(p, SEC_BPF, NULL, 0, NULL);
+	return 0;
+}
+
+static int bpf_key(struct parser *p, const char *name, const char *value)
+{
+	struct rt_bpf_section *b = p->bpf;
+	struct rt_bpf_param *kv;
+
+	for (size_t i = 0; i < b->nr_params; i++)
+		if (!strcmp(b->params[i].key, name))
+			return fail(p,
+				    "duplicate key '%s' in section [%s] (first on line %d)",
+				    name, p->label, b->params[i].line);
+	if (b->nr_params == RT_BPF_MAX_PARAMS)
+		return fail(p, "too many keys in section [%s] (at most %d)",
+			    p->label, RT_BPF_MAX_PARAMS);
+	kv = &b->params[b->nr_params];
+	kv->key = strdup(name);
+	kv->value = strdup(value);
+	if (!kv->key || !kv->value) {
+		free(kv->key);
+		free(kv->value);
+		return fail_nomem(p);
+	}
+	kv->line = p->line;
+	b->nr_params++;
+	return 0;
+}
+
 /*
  * @hdr: what is between '[' and ']', trimmed: "trace", "daemon",
  * "event \"system:event\"" or "output \"name\"".
@@ -820,7 +874,8 @@ static int open_section(struct parser *p, char *hdr)
 	size_t wlen = strcspn(hdr, " \t\"");
 	char *rest = skip_space(hdr + wlen), *name, *q;
 	bool named_kind = (wlen == 5 && !strncmp(hdr, "event", 5)) ||
-			  (wlen == 6 && !strncmp(hdr, "output", 6));
+			  (wlen == 6 && !strncmp(hdr, "output", 6)) ||
+			  (wlen == 3 && !strncmp(hdr, "bpf", 3));
 	bool plain_kind = (wlen == 5 && !strncmp(hdr, "trace", 5)) ||
 			  (wlen == 6 && !strncmp(hdr, "daemon", 6));
 
@@ -829,7 +884,7 @@ static int open_section(struct parser *p, char *hdr)
 	if (!named_kind && !plain_kind)
 		return fail(
 			p,
-			"unknown section [%s] (trace, event \"system:event\", output \"name\", daemon)",
+			"unknown section [%s] (trace, event \"system:event\", output \"name\", daemon, bpf \"name\")",
 			hdr);
 	if (plain_kind && *rest)
 		return fail(p, "section [%.*s] takes no name", (int)wlen, hdr);
@@ -863,6 +918,8 @@ static int open_section(struct parser *p, char *hdr)
 			"section [%s]: the name must be non-empty letters, digits, '_', '.', ':', '*', '-'",
 			hdr);
 	}
+	if (hdr[0] == 'b')
+		return open_bpf(p, name);
 	return hdr[0] == 'e' ? open_event(p, name) : open_output(p, name);
 }
 
@@ -881,6 +938,7 @@ static int section_line(struct parser *p, char *s)
 	p->sec = SEC_NONE;
 	p->event = NULL;
 	p->output = NULL;
+	p->bpf = NULL;
 	return open_section(p, hdr);
 }
 
@@ -1021,10 +1079,15 @@ static int handler(void *user, const char *section, const char *name,
 
 	if (p->error)
 		return 0;
+	if (p->kind == LINE_CONT && p->sec == SEC_BPF)
+		return fail(p, "indented line in section [%s]: its values are one line each",
+			    p->label) == 0;
 	if (p->kind == LINE_CONT && p->sec != SEC_NONE)
 		return on_continuation(p, value) == 0;
 	if (p->sec == SEC_NONE)
 		return fail(p, "key '%s' is outside of any section", name) == 0;
+	if (p->sec == SEC_BPF)
+		return bpf_key(p, name, value) == 0;
 	for (i = 0; i < p->nr_keys; i++)
 		if (!strcmp(name, p->keys[i].name))
 			break;
@@ -1345,6 +1408,13 @@ void rt_config_free(struct rt_config *cfg)
 		free(cfg->outputs[i].address);
 		free(cfg->outputs[i].spill_dir);
 		free(cfg->outputs[i].token_file);
+	}
+	for (size_t i = 0; i < cfg->nr_bpf && i < RT_CONFIG_MAX_BPF; i++) {
+		free(cfg->bpf[i].name);
+		for (size_t j = 0; j < cfg->bpf[i].nr_params; j++) {
+			free(cfg->bpf[i].params[j].key);
+			free(cfg->bpf[i].params[j].value);
+		}
 	}
 	memset(cfg, 0, sizeof(*cfg));
 }

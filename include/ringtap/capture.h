@@ -52,6 +52,9 @@ struct rt_capture_meta {
 	 */
 	int *print_raw_ids;
 	uint32_t nr_print_raw;
+	/* BPF event layouts (RT_TAG_BPF_EVENT/ENUM), NULL if none:
+	 * ringtap/bpf_decode.h */
+	struct rt_bpf_decoder *bpf;
 };
 
 enum rt_item_type {

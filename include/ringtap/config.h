@@ -6,6 +6,7 @@
 #ifndef RINGTAP_CONFIG_H
 #define RINGTAP_CONFIG_H
 
+#include "ringtap/bpf_config.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,10 @@ struct rt_config {
 
 	/* [daemon] */
 	char *run_dir; /* lock files: default /run/ringtap */
+
+	/* [bpf "..."]: keys as written, checked by ringtapd (daemon/bpf.c) */
+	struct rt_bpf_section bpf[RT_CONFIG_MAX_BPF];
+	size_t nr_bpf;
 };
 
 /*

@@ -392,6 +392,32 @@ static void test_shipped_config(void **state)
 	rt_config_free(&cfg);
 }
 
+/* [bpf "NAME"]: keys kept as written, for ringtapd to check. */
+static void test_bpf_sections(void **state)
+{
+	struct rt_config cfg;
+
+	assert_int_equal(load(&cfg, conf("ftrace:print", "",
+					 "[bpf \"slow\"]\nprogram = syscall_latency\nmin_us = 500\n"
+					 "[bpf \"x\"]\nobject = /p.o\n")),
+			 0);
+	assert_int_equal(cfg.nr_bpf, 2);
+	assert_string_equal(cfg.bpf[0].name, "slow");
+	assert_int_equal(cfg.bpf[0].line, 8);
+	assert_int_equal(cfg.bpf[0].nr_params, 2);
+	assert_string_equal(cfg.bpf[0].params[1].key, "min_us");
+	assert_string_equal(cfg.bpf[0].params[1].value, "500");
+	assert_int_equal(cfg.bpf[0].params[1].line, 10);
+	assert_string_equal(cfg.bpf[1].params[0].value, "/p.o");
+	rt_config_free(&cfg);
+	want_error(conf("ftrace:print", "", "[bpf \"a\"]\nx = 1\nx = 2\n"), 10,
+		   "duplicate key 'x' in section [bpf \"a\"] (first on line 9)");
+	want_error(conf("ftrace:print", "", "[bpf \"a\"]\n[bpf \"a\"]\n"), 9,
+		   "duplicate section [bpf \"a\"]");
+	want_error(conf("ftrace:print", "", "[bpf]\n"), 8,
+		   "section [bpf] needs a quoted name");
+}
+
 /* ---- errors ---- */
 
 static void test_err_sections(void **state)
@@ -401,7 +427,7 @@ static void test_err_sections(void **state)
 	assert_int_equal(load(&cfg, "[tracer]\n"), -EINVAL);
 	assert_string_equal(
 		err,
-		"t.conf:1: unknown section [tracer] (trace, event \"system:event\", output \"name\", daemon)");
+		"t.conf:1: unknown section [tracer] (trace, event \"system:event\", output \"name\", daemon, bpf \"name\")");
 	want_error(conf("ftrace:print", "", "\n[Trace]\n"), 9,
 		   "unknown section [Trace]");
 	want_error(conf("ftrace:print", "", "[output]\n"), 8,
@@ -1040,6 +1066,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_shipped_config),
 		cmocka_unit_test(test_err_sections),
+		cmocka_unit_test(test_bpf_sections),
 		cmocka_unit_test(test_err_keys),
 		cmocka_unit_test(test_err_numbers),
 		cmocka_unit_test(test_err_subbuf_power_of_two),
