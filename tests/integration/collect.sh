@@ -5,12 +5,13 @@ RTAP_SEND=$RT_BUILD/tools/rtap_send
 [ -x "$RTAP_SEND" ] || fail "missing $RTAP_SEND: run make first"
 BOOT_ID=$(cat /proc/sys/kernel/random/boot_id)
 
-# make_capture DIR N: a capture of N sequenced markers per CPU, rotated at
-# 256K, into DIR; marker_writer's counts go to DIR.written.
+# make_capture DIR N [TRACE-LINE...]: a capture of N sequenced markers per
+# CPU, rotated at 256K, into DIR; marker_writer's counts go to DIR.written.
 make_capture() {
 	local out=$1 n=$2 inst
+	shift 2
 	inst=$(new_instance)
-	write_config "$TMP/capture.conf" "$inst" "$out" "flush_interval_ms = 100"
+	write_config "$TMP/capture.conf" "$inst" "$out" "flush_interval_ms = 100" "$@"
 	sed -i 's/^type = file$/type = file\nmax_file_size = 256K/' "$TMP/capture.conf"
 	start_daemon "$TMP/capture.conf" "$TMP/capture.log"
 	"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" \

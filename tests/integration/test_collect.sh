@@ -37,6 +37,26 @@ make_capture "$TMP/src2" 8000
 later=$(ls -d "$TMP/c1/tcphost/$BOOT_ID".*) || fail "no directory for the second capture"
 check_collected "$TMP/src2" "$later"
 check_collected "$TMP/src" "$TMP/c1/tcphost/$BOOT_ID"
+# The splice reader's frames (RT_FRAME_F_PARTIAL_CRC) pass the checks.
+make_capture "$TMP/src3" 8000 "reader = read"
+grep -q "(reader read," "$TMP/capture.log" || fail "the capture did not use the splice reader"
+partial=$(python3 - "$TMP"/src3/*.rtap <<'PY'
+import struct, sys
+n = 0
+for name in sys.argv[1:]:
+    b = open(name, "rb").read()
+    o = 16
+    while o + 32 <= len(b):
+        _, _, flags, _, length = struct.unpack_from("<IHHII", b, o)
+        n += (flags & 2) != 0
+        o += 32 + ((length + 7) & ~7)
+print(n)
+PY
+)
+[ "$partial" -gt 0 ] || fail "no RT_FRAME_F_PARTIAL_CRC frame in the splice capture"
+"$RTAP_SEND" -a "$COLLECT_TCP" -A -H splicehost "$TMP/src3" || fail "splice capture: exit $?"
+check_collected "$TMP/src3" "$TMP/c1/splicehost/$BOOT_ID"
+echo "splice capture with $partial partial-CRC frames collected"
 # Per-channel --stats lines while a slow sender streams.
 "$RTAP_SEND" -a "$COLLECT_TCP" -A -H statshost -s 4096 -D 10 "$TMP/src" 2>"$TMP/stats-send.log" &
 stats_pid=$!
