@@ -1,0 +1,178 @@
+#!/bin/bash
+# The built-in BPF programs on the real kernel, in one daemon: each one
+# produces its event for an action done here (an exec of a known binary, a
+# nanosleep above the threshold, a wait behind a real-time hog on a busy
+# CPU, a TCP connection on loopback, direct-I/O reads of a loop device),
+# and nothing below its threshold or outside its filter; BPF and
+# tracepoint events interleave in timestamp order; --json has typed fields;
+# --stats shows the per-program counters; the daemon's exit leaves no BPF
+# program attached and the top-level instance as it found it.
+. "$(dirname "$0")/lib.sh"
+
+command -v bpftool >/dev/null || fail "bpftool missing: scripts/install-deps.sh"
+top_state() {
+	cat "$TRACEFS/set_event" "$TRACEFS/tracing_on" \
+		"$TRACEFS/events/bpf_trace/bpf_trace_printk/enable"
+}
+rt_progs() { bpftool prog list | grep -c 'name rt_' || true; }
+top_before=$(top_state)
+[ "$(rt_progs)" = 0 ] || fail "ringtap BPF programs attached before the test"
+
+# The actors: copies of known binaries under names the filters select.
+cp /bin/false "$TMP/rtprobe"
+cp /bin/sleep "$TMP/rtsleep"
+cp /bin/sleep "$TMP/rtrunq"
+
+# A loop device to read with O_DIRECT.
+dd if=/dev/zero of="$TMP/disk.img" bs=1M count=8 status=none
+LOOP=$(losetup -f --show "$TMP/disk.img") || fail "cannot set up a loop device"
+trap 'rc=$?; losetup -d "$LOOP"; (exit $rc); cleanup' EXIT
+majmin=$(lsblk -ndo MAJ:MIN "$LOOP" | tr -d ' ')
+PORT=$((20000 + RANDOM % 20000))
+
+inst=$(new_instance)
+write_config "$TMP/rt.conf" "$inst" "$TMP/out"
+sed -i 's/^events = ftrace:print$/events = sched:sched_process_exec, ftrace:print/' "$TMP/rt.conf"
+cat >>"$TMP/rt.conf" <<CONF
+
+[bpf "procs"]
+program = exec
+comm = rtprobe
+
+[bpf "slow"]
+program = syscall_latency
+min_us = 100000
+comm = rtsleep
+
+[bpf "waits"]
+program = runqueue_latency
+min_us = 100000
+comm = rtrunq
+
+[bpf "tcp"]
+program = tcp
+port = $PORT
+
+[bpf "disk"]
+program = block_latency
+min_us = 0
+dev = $majmin
+
+[bpf "disk_slow"]
+program = block_latency
+min_us = 10000000
+dev = $majmin
+CONF
+start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
+[ "$(rt_progs)" -ge 10 ] || { bpftool prog list; fail "the programs are not attached while the daemon runs"; }
+
+# exec: rtprobe is exec'ed (and exits 1); /bin/true is outside the filter.
+"$TMP/rtprobe" && fail "rtprobe exited 0"
+/bin/true
+# syscall_latency: 300 ms above 100 ms, 10 ms below.
+"$TMP/rtsleep" 0.3
+"$TMP/rtsleep" 0.01
+# runqueue_latency: rtrunq wakes up on CPU 1 while a SCHED_FIFO hog holds
+# it for 0.6 s, so it waits about 0.5 s; then once more with no hog.
+taskset -c 1 "$TMP/rtrunq" 0.3 &
+runq=$!
+# the hog starts once rtrunq sleeps (not while it still runs as taskset)
+for _ in $(seq 1 100); do
+	[ "$(cat /proc/$runq/comm 2>/dev/null)" = rtrunq ] &&
+		[ "$(awk '{print $3}' /proc/$runq/stat 2>/dev/null)" = S ] && break
+	sleep 0.01
+done
+chrt -f 10 taskset -c 1 perl -MTime::HiRes=time -e '$e = time + 0.6; 1 while time < $e'
+wait $runq
+taskset -c 1 "$TMP/rtrunq" 0.05
+# tcp: a connection on PORT through its states; another port is filtered out.
+python3 - "$PORT" <<'PY'
+import socket, sys
+for port in (int(sys.argv[1]), int(sys.argv[1]) + 1):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen()
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = s.accept()
+    c.sendall(b"x")
+    a.recv(1)
+    c.close()
+    a.close()
+    s.close()
+PY
+# block_latency: 16 direct reads of 4 KiB.
+dd if="$LOOP" of=/dev/null iflag=direct bs=4k count=16 status=none
+sleep 0.5
+stop_daemon TERM || { cat "$TMP/daemon.log"; fail "ringtapd exited with $?"; }
+
+# Nothing left behind.
+[ "$(rt_progs)" = 0 ] || { bpftool prog list; fail "BPF programs still attached after the daemon's exit"; }
+[ "$(top_state)" = "$top_before" ] || fail "top-level instance changed: before '$top_before', after '$(top_state)'"
+
+"$RINGTAP" report "$TMP/out" >"$TMP/report.txt" || fail "report failed"
+"$RINGTAP" report --json "$TMP/out" >"$TMP/report.json" || fail "report --json failed"
+bpfev() { jq -c "select(.event == \"ringtap:$1\")" "$TMP/report.json"; }
+# has EXPR [jq options]: some event on stdin passes select(EXPR)
+has() {
+	local expr=$1
+	shift
+	jq -s -e "$@" "map(select($expr)) | length > 0" >/dev/null
+}
+
+# exec: rtprobe's exec and exit, with ppid, filename, exit code and lifetime.
+bpfev exec | has '.fields.filename == $f and .comm == "rtprobe" and (.fields.ppid | type) == "number" and .fields.ppid > 0' --arg f "$TMP/rtprobe" ||
+	{ grep ringtap: "$TMP/report.txt"; fail "no ringtap:exec of $TMP/rtprobe"; }
+bpfev exit | has '.comm == "rtprobe" and .fields.exit_code == 1 and .fields.signal == 0 and .fields.lifetime_ns > 0 and .fields.lifetime_ns < 10000000000' ||
+	fail "no ringtap:exit of rtprobe with exit_code 1 and a lifetime"
+[ -z "$(bpfev exec | jq -r 'select(.comm != "rtprobe") | .comm')" ] || fail "exec events outside the comm filter"
+
+# syscall_latency: exactly one, clock_nanosleep of about 300 ms.
+n=$(bpfev syscall_latency | wc -l)
+[ "$n" = 1 ] || { bpfev syscall_latency; fail "$n syscall_latency events, expected 1 (the 300 ms sleep)"; }
+bpfev syscall_latency | has '.comm == "rtsleep" and .fields.name == "clock_nanosleep" and .fields.ret == 0 and .fields.duration_ns >= 290000000 and .fields.duration_ns < 2000000000' ||
+	{ bpfev syscall_latency; fail "syscall_latency event has the wrong fields"; }
+
+# runqueue_latency: rtrunq waited behind the hog, and only then.
+n=$(bpfev runqueue_latency | jq -c 'select(.comm == "rtrunq")' | wc -l)
+[ "$n" = 1 ] || { bpfev runqueue_latency; fail "$n runqueue_latency events of rtrunq, expected 1"; }
+bpfev runqueue_latency | has '.fields.latency_ns >= 100000000 and .fields.prev_pid > 0 and .cpu == 1' ||
+	{ bpfev runqueue_latency; fail "runqueue_latency event has the wrong fields"; }
+[ -z "$(bpfev runqueue_latency | jq -r 'select(.comm != "rtrunq") | .comm')" ] || fail "runqueue_latency events outside the comm filter"
+
+# tcp: the connection's states on PORT, with addresses; none on PORT+1.
+states=$(bpfev tcp_state | jq -r --argjson p "$PORT" 'select(.fields.sport == $p or .fields.dport == $p) | "\(.fields.oldstate)>\(.fields.newstate)"' | sort -u | tr '\n' ' ')
+for t in "CLOSE>LISTEN" "CLOSE>SYN_SENT" "SYN_SENT>ESTABLISHED" "ESTABLISHED>FIN_WAIT1" "LISTEN>CLOSE"; do
+	case " $states " in *" $t "*) ;; *) fail "no tcp_state $t on port $PORT (got: $states)" ;; esac
+done
+bpfev tcp_state | has '.fields.saddr == "127.0.0.1" and .fields.daddr == "127.0.0.1" and .fields.family == "AF_INET"' ||
+	{ bpfev tcp_state | head -3; fail "tcp_state events lack the loopback addresses"; }
+[ -z "$(bpfev tcp_state | jq -r --argjson p "$PORT" 'select(.fields.sport != $p and .fields.dport != $p)')" ] ||
+	fail "tcp_state events outside the port filter"
+
+# block_latency: the direct reads, on the loop device, 4 KiB each.
+n=$(bpfev block_latency | jq -c --arg d "$majmin" 'select(.fields.dev == $d and (.fields.op | startswith("R")) and .fields.bytes == 4096)' | wc -l)
+[ "$n" -ge 16 ] || { bpfev block_latency | head; fail "$n block_latency reads of $majmin, expected 16"; }
+[ -z "$(bpfev block_latency | jq -r --arg d "$majmin" 'select(.fields.dev != $d)')" ] || fail "block_latency events outside the dev filter"
+
+# The thresholds filtered in the kernel: seen > emitted (bpf_stats).
+"$RINGTAP" report --stats "$TMP/out" >"$TMP/stats.txt" || fail "report --stats failed"
+cat "$TMP/stats.txt"
+awk '$1 == "slow" && $2 != "" { seen += $3; emitted += $4 } END { exit !(seen > 1 && emitted == 1) }' "$TMP/stats.txt" ||
+	fail "--stats: syscall_latency should have seen many calls and emitted 1"
+awk '$1 == "disk_slow" { seen += $3; emitted += $4 } END { exit !(seen >= 16 && emitted == 0) }' "$TMP/stats.txt" ||
+	fail "--stats: block_latency with a 10 s threshold should have seen the reads and emitted none"
+grep -q '^ringtap:exec ' "$TMP/stats.txt" || fail "--stats does not count ringtap:exec"
+
+# --event ringtap:NAME selects those only.
+"$RINGTAP" report --event ringtap:syscall_latency "$TMP/out" >"$TMP/sel.txt" 2>&1
+[ "$(wc -l <"$TMP/sel.txt")" = 1 ] && grep -q 'ringtap:syscall_latency: .*name=clock_nanosleep' "$TMP/sel.txt" ||
+	{ cat "$TMP/sel.txt"; fail "--event ringtap:syscall_latency"; }
+
+# Interleaved with tracepoint events, in timestamp order: rtprobe's
+# sched_process_exec then its ringtap:exec, same pid, close in time.
+jq -r '.ts' "$TMP/report.json" | sort -c -n || fail "report not in timestamp order"
+grep -E 'sched_process_exec: |ringtap:exec: ' "$TMP/report.txt" | grep rtprobe >"$TMP/pair.txt"
+head -1 "$TMP/pair.txt" | grep -q sched_process_exec && sed -n 2p "$TMP/pair.txt" | grep -q 'ringtap:exec' ||
+	{ cat "$TMP/pair.txt"; fail "rtprobe's tracepoint and BPF exec events are not interleaved as expected"; }
+exit 0
