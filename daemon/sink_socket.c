@@ -84,6 +84,11 @@ struct mark {
 	uint64_t events;
 };
 
+struct bound {
+	uint64_t off;
+	uint32_t crc;
+};
+
 struct sock_sink;
 
 struct channel {
@@ -106,6 +111,12 @@ struct channel {
 	uint64_t unacked_events;
 	bool finished; /* END SHUTDOWN queued */
 	uint64_t unkicked; /* queued since the sender was last woken */
+	/* CRC32C of the channel's bytes [0, off) at frame boundaries, so that
+	 * a DATA message's checksum comes from two of them instead of a
+	 * second pass over its bytes (see data_crc()) */
+	struct bound *bounds;
+	size_t bound_first, bound_nr, bound_cap;
+	uint32_t stream_crc; /* of [0, end) */
 
 	/* Framing: the CPU's reader thread only (the main thread while the
 	 * readers are paused).  Same meaning as in sink_file.c. */
@@ -133,8 +144,8 @@ struct channel {
 	/* the message in flight: hdr, then body */
 	uint8_t hdr[RT_MSG_HDR_SIZE + 8];
 	size_t hdr_len;
-	const uint8_t *body;
-	size_t body_len, pos;
+	const uint8_t *body, *body2; /* body2: the next chunk's part */
+	size_t body_len, body2_len, pos;
 	bool in_flight;
 	uint16_t msg_type;
 	uint64_t msg_end; /* DATA: channel offset after it */
@@ -182,6 +193,57 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+/*
+ * CRC32C algebra (as zlib's crc32_combine): with C(X) the CRC32C of X,
+ * C(A || B) = x^(8|B|) * C(A) + C(B) in GF(2)[x] mod the polynomial, so the
+ * CRC of a range follows from the CRCs of two prefixes without reading it.
+ */
+#define CRC32C_POLY 0x82f63b78u
+static uint32_t x2n_table[32];
+
+static uint32_t multmodp(uint32_t a, uint32_t b)
+{
+	uint32_t m = 1u << 31, p = 0;
+
+	for (;;) {
+		if (a & m) {
+			p ^= b;
+			if (!(a & (m - 1)))
+				break;
+		}
+		m >>= 1;
+		b = b & 1 ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+	}
+	return p;
+}
+
+static void crc_algebra_init(void)
+{
+	uint32_t p = 1u << 30; /* x^1 */
+
+	x2n_table[0] = p;
+	for (int n = 1; n < 32; n++)
+		x2n_table[n] = p = multmodp(p, p);
+}
+
+/* x^(8 n) mod the polynomial */
+static uint32_t x8n(uint64_t n)
+{
+	uint32_t p = 1u << 31; /* x^0 */
+	unsigned int k = 3;
+
+	for (; n; n >>= 1, k++)
+		if (n & 1)
+			p = multmodp(x2n_table[k & 31], p);
+	return p;
+}
+
+/* C(A || B) from C(A), C(B) and |B| */
+static uint32_t crc_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	return multmodp(x8n(len_b), crc_a) ^ crc_b;
 }
 
 static const char *out_name(const struct sock_sink *ss)
@@ -347,8 +409,28 @@ static int push_mark(struct channel *ch, uint64_t events)
  * @force, a frame that fits neither the memory queue nor the spill is
  * refused with -ENOBUFS.
  */
+static int push_bound(struct channel *ch)
+{
+	if (ch->bound_nr == ch->bound_cap) {
+		size_t cap = ch->bound_cap ? 2 * ch->bound_cap : 256;
+		struct bound *b = malloc(cap * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		for (size_t i = 0; i < ch->bound_nr; i++)
+			b[i] = ch->bounds[(ch->bound_first + i) % ch->bound_cap];
+		free(ch->bounds);
+		ch->bounds = b;
+		ch->bound_cap = cap;
+		ch->bound_first = 0;
+	}
+	ch->bounds[(ch->bound_first + ch->bound_nr++) % ch->bound_cap] =
+		(struct bound){ ch->end, ch->stream_crc };
+	return 0;
+}
+
 static int q_append(struct channel *ch, const struct iovec *iov, int iovcnt,
-		    size_t total, bool force, uint64_t events)
+		    size_t total, bool force, uint64_t events, uint32_t crc)
 {
 	bool spill, wake;
 	int r = 0;
@@ -363,6 +445,10 @@ static int q_append(struct channel *ch, const struct iovec *iov, int iovcnt,
 		r = put_bytes(ch, iov[i].iov_base, iov[i].iov_len, spill);
 	if (!r && events)
 		r = push_mark(ch, events);
+	if (!r) {
+		ch->stream_crc = crc_combine(ch->stream_crc, crc, total);
+		r = push_bound(ch);
+	}
 	ch->unkicked += total;
 	wake = ch->unkicked >= KICK_BYTES;
 	if (wake)
@@ -379,6 +465,11 @@ static int q_append(struct channel *ch, const struct iovec *iov, int iovcnt,
 /* The collector holds everything before @upto: free it.  Under mu. */
 static void free_acked(struct channel *ch, uint64_t upto)
 {
+	while (ch->bound_nr > 1 &&
+	       ch->bounds[(ch->bound_first + 1) % ch->bound_cap].off <= upto) {
+		ch->bound_first = (ch->bound_first + 1) % ch->bound_cap;
+		ch->bound_nr--;
+	}
 	while (ch->mark_nr && ch->marks[ch->mark_first].end <= upto) {
 		ch->unacked_events -= ch->marks[ch->mark_first].events;
 		ch->mark_first = (ch->mark_first + 1) % ch->mark_cap;
@@ -433,6 +524,7 @@ static int put_frame(struct channel *ch, uint16_t type, uint16_t flags,
 	struct rt_frame_hdr hdr;
 	struct iovec iov[8];
 	size_t len = 0, total;
+	uint32_t crc;
 	int n = 0, r;
 
 	rt_frame_hdr_init(&hdr, type, flags, ch->cpu, ch->seq, pl, plcnt);
@@ -444,7 +536,11 @@ static int put_frame(struct channel *ch, uint16_t type, uint16_t flags,
 	if (rt_pad8(len) != len)
 		iov[n++] = (struct iovec){ (void *)zeros, rt_pad8(len) - len };
 	total = sizeof(hdr) + rt_pad8(len);
-	r = q_append(ch, iov, n, total, force, events);
+	/* the payload's CRC is in the header already: no second pass */
+	crc = crc_combine(rt_crc32c(0, &hdr, sizeof(hdr)), hdr.payload_crc, len);
+	crc = crc_combine(crc, rt_crc32c(0, zeros, rt_pad8(len) - len),
+			  rt_pad8(len) - len);
+	r = q_append(ch, iov, n, total, force, events, crc);
 	if (!r) {
 		ch->seq++;
 		ch->size += total;
@@ -463,7 +559,8 @@ static int start_file(struct rt_sink *s, struct channel *ch)
 	ch->size = 0;
 	ch->seq = 0;
 	ch->have_page = false;
-	r = q_append(ch, &iov, 1, sizeof(pre), true, 0);
+	r = q_append(ch, &iov, 1, sizeof(pre), true, 0,
+		     rt_crc32c(0, &pre, sizeof(pre)));
 	if (!r)
 		ch->size = sizeof(pre);
 	if (!r)
@@ -817,16 +914,17 @@ static int resolve(struct sock_sink *ss, struct sockaddr_storage *sa,
 	return 0;
 }
 
-static void start_msg(struct channel *ch, uint16_t type, const void *fixed,
-		      size_t fixed_len, const uint8_t *body, size_t body_len)
+static void start_msg2(struct channel *ch, uint16_t type, const void *fixed,
+		       size_t fixed_len, const uint8_t *body, size_t body_len,
+		       const uint8_t *body2, size_t body2_len, uint32_t crc)
 {
 	struct rt_msg_hdr h = {
 		.magic = RT_MSG_MAGIC,
 		.type = type,
-		.len = fixed_len + body_len,
+		.len = fixed_len + body_len + body2_len,
+		.crc = crc,
 	};
 
-	h.crc = rt_crc32c(rt_crc32c(0, fixed, fixed_len), body, body_len);
 	memcpy(ch->hdr, &h, sizeof(h));
 	if (fixed_len)
 		memcpy(ch->hdr + sizeof(h), fixed, fixed_len);
@@ -834,8 +932,52 @@ static void start_msg(struct channel *ch, uint16_t type, const void *fixed,
 	ch->hdr_len = sizeof(h) + fixed_len;
 	ch->body = body;
 	ch->body_len = body_len;
+	ch->body2 = body2;
+	ch->body2_len = body2_len;
 	ch->pos = 0;
 	ch->in_flight = true;
+}
+
+static void start_msg(struct channel *ch, uint16_t type, const void *fixed,
+		      size_t fixed_len, const uint8_t *body, size_t body_len)
+{
+	start_msg2(ch, type, fixed, fixed_len, body, body_len, NULL, 0,
+		   rt_crc32c(rt_crc32c(0, fixed, fixed_len), body, body_len));
+}
+
+/* The channel's CRC at @off if @off is a frame boundary.  Under mu. */
+static bool bound_at(const struct channel *ch, uint64_t off, uint32_t *crc)
+{
+	for (size_t i = 0; i < ch->bound_nr; i++) {
+		const struct bound *b =
+			&ch->bounds[(ch->bound_first + i) % ch->bound_cap];
+
+		if (b->off == off)
+			*crc = b->crc;
+		if (b->off >= off)
+			return b->off == off;
+	}
+	return false;
+}
+
+/* The last frame boundary in (after, upto], if any.  Under mu. */
+static bool bound_before(const struct channel *ch, uint64_t after,
+			 uint64_t upto, struct bound *ret)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < ch->bound_nr; i++) {
+		const struct bound *b =
+			&ch->bounds[(ch->bound_first + i) % ch->bound_cap];
+
+		if (b->off > upto)
+			break;
+		if (b->off > after) {
+			*ret = *b;
+			found = true;
+		}
+	}
+	return found;
 }
 
 static void try_connect(struct channel *ch)
@@ -938,6 +1080,35 @@ static int next_data(struct channel *ch)
 	n = c->off + c->len - off;
 	if (n > DATA_MAX)
 		n = DATA_MAX;
+	{
+		/* From a frame boundary to the last one within DATA_MAX, in
+		 * this memory chunk and the next: the CRC from theirs. */
+		const struct chunk *c2 = c->next;
+		uint64_t limit = c->off + c->len, e;
+		uint32_t crc_a, crc_b;
+		struct bound b = { 0 };
+
+		if (c2 && c2->mem && c->len == CHUNK_SIZE)
+			limit = c2->off + c2->len;
+		if (limit > off + DATA_MAX)
+			limit = off + DATA_MAX;
+		if (c->mem && bound_at(ch, off, &crc_a) &&
+		    bound_before(ch, off, limit, &b)) {
+			e = b.off;
+			/* C(B) = C(A || B) - x^(8|B|) C(A), then C(offset || B) */
+			crc_b = b.crc ^ multmodp(x8n(e - off), crc_a);
+			crc_b = crc_combine(rt_crc32c(0, &off, sizeof(off)), crc_b,
+					    e - off);
+			n = e < c->off + c->len ? e - off : c->off + c->len - off;
+			body = c->mem + (off - c->off);
+			pthread_mutex_unlock(&ch->mu);
+			start_msg2(ch, RT_MSG_DATA, &off, sizeof(off), body, n,
+				   e - off > n ? c2->mem : NULL, e - off - n,
+				   crc_b);
+			ch->msg_end = e;
+			return 1;
+		}
+	}
 	if (c->mem) {
 		/* stays put: only this thread frees, after ACKs */
 		body = c->mem + (off - c->off);
@@ -963,7 +1134,7 @@ static int next_data(struct channel *ch)
 static void pump(struct channel *ch)
 {
 	while (ch->fd >= 0) {
-		struct iovec iov[2];
+		struct iovec iov[3];
 		int n = 0;
 		ssize_t w;
 
@@ -990,11 +1161,18 @@ static void pump(struct channel *ch)
 		if (ch->pos < ch->hdr_len)
 			iov[n++] = (struct iovec){ ch->hdr + ch->pos,
 						   ch->hdr_len - ch->pos };
-		if (ch->body_len) {
+		if (ch->pos < ch->hdr_len + ch->body_len) {
 			size_t bpos = ch->pos > ch->hdr_len ? ch->pos - ch->hdr_len : 0;
 
 			iov[n++] = (struct iovec){ (void *)(ch->body + bpos),
 						   ch->body_len - bpos };
+		}
+		if (ch->body2_len) {
+			size_t start = ch->hdr_len + ch->body_len;
+			size_t bpos = ch->pos > start ? ch->pos - start : 0;
+
+			iov[n++] = (struct iovec){ (void *)(ch->body2 + bpos),
+						   ch->body2_len - bpos };
 		}
 		w = sendmsg(ch->fd, &(struct msghdr){ .msg_iov = iov,
 						      .msg_iovlen = n },
@@ -1011,7 +1189,7 @@ static void pump(struct channel *ch)
 		}
 		ch->pos += w;
 		ch->last_send = now_ms();
-		if (ch->pos < ch->hdr_len + ch->body_len)
+		if (ch->pos < ch->hdr_len + ch->body_len + ch->body2_len)
 			continue;
 		ch->in_flight = false;
 		if (ch->msg_type == RT_MSG_BYE) {
@@ -1344,6 +1522,8 @@ static int sock_open(struct rt_sink *s)
 
 	if (!ss)
 		return -ENOMEM;
+	if (!x2n_table[0])
+		crc_algebra_init(); /* main thread, before any sender */
 	s->priv = ss;
 	ss->s = s;
 	ss->ep = ss->kick_fd = -1;
@@ -1365,6 +1545,9 @@ static int sock_open(struct rt_sink *s)
 		ch->state = CH_BACKOFF; /* retry_at 0: at once */
 		pthread_mutex_init(&ch->mu, NULL);
 	}
+	for (int c = 0; c < s->nr_cpus; c++)
+		if (push_bound(&ss->ch[c]) < 0) /* C(empty) = 0 at offset 0 */
+			return -ENOMEM;
 	r = read_token(ss);
 	if (r < 0)
 		return r;
@@ -1480,6 +1663,7 @@ static void sock_free(struct rt_sink *s)
 		free_chunks(ch->head);
 		free_chunks(ch->spare);
 		free(ch->marks);
+		free(ch->bounds);
 		free(ch->bounce);
 		free(ch->rx);
 		rt_buf_free(&ch->hello);
