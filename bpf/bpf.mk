@@ -48,3 +48,9 @@ $(B)/ringtapd $(A)/ringtapd: LDLIBS += $(LIBBPF_LIBS)
 .PHONY: bpf
 bpf: $(BPF_SKELS)
 all: bpf
+
+# make bench also measures the BPF emission routes (bench/run-bpf-bench.sh).
+.PHONY: bench-bpf
+bench: bench-bpf
+bench-bpf: all
+	$(Q)bench/run-bpf-bench.sh $(B)

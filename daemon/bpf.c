@@ -610,6 +610,9 @@ int rt_bpf_start(const struct rt_bpf_section *secs, size_t nr,
 			 pr->p.b ? pr->p.b->name : pr->p.object);
 		bpf.nr_progs++;
 	}
+	/* bpf_trace_printk output goes to our instance only, not to the
+	 * top-level one the kernel has just enabled it in */
+	printk_state_restore();
 	return 0;
 }
 
