@@ -253,6 +253,16 @@ static void show_json(const struct status *st)
 		json_fields(st, "output", outs[i], false);
 		putchar('}');
 	}
+	free(outs);
+	/* BPF programs ([bpf] sections), and "-": their drain into the instance */
+	no = ids(st, "bpf", &outs);
+	printf("],\"bpf\":[");
+	for (size_t i = 0; i < no; i++) {
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(outs[i]);
+		json_fields(st, "bpf", outs[i], false);
+		putchar('}');
+	}
 	printf("]}\n");
 	free(cpus);
 	free(outs);
@@ -415,6 +425,31 @@ static void show_text(const struct status *st)
 		       get(st, "output", outs[i], "state") ?: "?",
 		       getu(st, "output", outs[i], "lost_events"),
 		       get(st, "output", outs[i], "detail") ?: "");
+	free(outs);
+	no = ids(st, "bpf", &outs);
+	if (no)
+		printf("\n%-16s %-18s %12s %12s %10s  %s\n", "bpf", "program",
+		       "seen", "emitted", "dropped", "dropped per CPU");
+	for (size_t i = 0; i < no; i++) {
+		if (!strcmp(outs[i], "-"))
+			continue;
+		printf("%-16s %-18s %12llu %12llu %10llu ", outs[i],
+		       get(st, "bpf", outs[i], "program") ?:
+		       get(st, "bpf", outs[i], "object") ?: "?",
+		       getu(st, "bpf", outs[i], "seen"),
+		       getu(st, "bpf", outs[i], "emitted"),
+		       getu(st, "bpf", outs[i], "dropped"));
+		for (size_t j = 0; j < st->n; j++)
+			if (!strcmp(st->e[j].scope, "bpf") &&
+			    !strcmp(st->e[j].id, outs[i]) &&
+			    !strncmp(st->e[j].key, "dropped_cpu", 11))
+				printf(" %s:%s", st->e[j].key + 11, st->e[j].val);
+		putchar('\n');
+	}
+	if (no)
+		printf("bpf events written to the instance: %llu, not written: %llu\n",
+		       getu(st, "bpf", "-", "written"),
+		       getu(st, "bpf", "-", "lost_write"));
 	free(cpus);
 	free(outs);
 }

@@ -22,6 +22,7 @@
 
 #include "ringtap/log.h"
 #include "ringtapd.h"
+#include "bpf.h"
 
 int rt_control_open(struct rt_daemon *d)
 {
@@ -98,6 +99,13 @@ struct put_ctx {
 	FILE *f;
 	const char *name;
 };
+
+/* BPF programs (daemon/bpf.c): scope "bpf", id the section name. */
+static void put_bpf(void *ctx, const char *id, const char *key,
+		    const char *val)
+{
+	put(ctx, "bpf", id, key, "%s", val);
+}
 
 static void put_output(void *ctx, const char *key, const char *val)
 {
@@ -200,6 +208,7 @@ static void write_status(struct rt_daemon *d, FILE *f)
 			s->ops->status(s, put_output,
 				       &(struct put_ctx){ f, s->out->name });
 	}
+	rt_bpf_status(put_bpf, f);
 	rt_capture_resume(cap);
 }
 
