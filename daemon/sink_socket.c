@@ -56,6 +56,7 @@
  * wait up to LAZY_MS.  One wake-up per sub-buffer cost more than the send. */
 #define KICK_BYTES (256u << 10)
 #define LAZY_MS 20
+#define BOUND_MAX (1u << 20) /* frame boundaries recorded per channel */
 #define RX_SIZE (RT_MSG_HDR_SIZE + RT_MSG_MAX_PAYLOAD)
 
 #define END_FRAME_SIZE \
@@ -411,6 +412,10 @@ static int push_mark(struct channel *ch, uint64_t events)
  */
 static int push_bound(struct channel *ch)
 {
+	/* only an optimisation: past this many (a queue of tiny frames),
+	 * messages are checksummed the slow way */
+	if (ch->bound_nr >= BOUND_MAX)
+		return 0;
 	if (ch->bound_nr == ch->bound_cap) {
 		size_t cap = ch->bound_cap ? 2 * ch->bound_cap : 256;
 		struct bound *b = malloc(cap * sizeof(*b));
