@@ -196,6 +196,7 @@ static struct {
 	/* the top-level instance's bpf_trace_printk enable, as found */
 	char printk_enable_path[512];
 	int printk_enable_was; /* -1: unknown */
+	bool printk_used; /* a loaded program calls bpf_trace_(v)printk */
 } bpf = { .ring_fd = -1, .marker_fd = -1, .stop_fd = -1,
 	  .printk_enable_was = -1 };
 
@@ -434,6 +435,51 @@ static void printk_state_save(void)
 	close(fd);
 }
 
+/* Does a program of @obj that is loaded call bpf_trace_(v)printk? */
+static bool calls_printk(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj) {
+		const struct bpf_insn *in = bpf_program__insns(prog);
+		size_t n = bpf_program__insn_cnt(prog);
+
+		if (!bpf_program__autoload(prog) || !in)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (in[i].code == (BPF_JMP | BPF_CALL) && !in[i].src_reg &&
+			    (in[i].imm == BPF_FUNC_trace_printk ||
+			     in[i].imm == BPF_FUNC_trace_vprintk))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * The kernel enables the top-level event from a work item it queues while
+ * verifying the program (since Linux 6.14, commit "bpf: Fix deadlock
+ * between rcu_tasks_trace and event_mutex"), so it may happen after the
+ * load returns: wait for it (up to a second) before putting it back.
+ */
+static void printk_wait_enabled(void)
+{
+	char c;
+
+	if (bpf.printk_enable_was != 0)
+		return;
+	for (int i = 0; i < 100; i++) {
+		int fd = open(bpf.printk_enable_path, O_RDONLY | O_CLOEXEC);
+		bool on = fd >= 0 && read(fd, &c, 1) == 1 && c == '1';
+
+		if (fd >= 0)
+			close(fd);
+		if (on)
+			return;
+		usleep(10000);
+	}
+	log_debug("top-level instance: bpf_trace:bpf_trace_printk was not enabled within 1 s of the load");
+}
+
 static void printk_state_restore(void)
 {
 	char c, want;
@@ -605,13 +651,16 @@ int rt_bpf_start(const struct rt_bpf_section *secs, size_t nr,
 			r = 0;
 			continue;
 		}
+		bpf.printk_used |= calls_printk(pr->obj);
 		log_info("bpf \"%s\": %s '%s' attached", pr->name,
 			 pr->p.b ? "program" : "object",
 			 pr->p.b ? pr->p.b->name : pr->p.object);
 		bpf.nr_progs++;
 	}
 	/* bpf_trace_printk output goes to our instance only, not to the
-	 * top-level one the kernel has just enabled it in */
+	 * top-level one the kernel is enabling it in */
+	if (bpf.printk_used)
+		printk_wait_enabled();
 	printk_state_restore();
 	return 0;
 }

@@ -402,6 +402,10 @@ static int run(struct rt_daemon *d, const struct options *o)
 			strerror(-r));
 		goto out;
 	}
+	/* BPF programs: loaded and attached now, drained once tracing is on */
+	r = rt_bpf_start(d->cfg->bpf, d->cfg->nr_bpf, d->cfg->path, &d->inst);
+	if (r < 0)
+		goto out;
 	cap->sinks = calloc(d->cfg->nr_outputs, sizeof(*cap->sinks));
 	if (!cap->sinks) {
 		r = -ENOMEM;
@@ -417,10 +421,6 @@ static int run(struct rt_daemon *d, const struct options *o)
 	r = rt_control_open(d);
 	if (r < 0)
 		goto out;
-	/* BPF programs: loaded and attached now, drained once tracing is on */
-	r = rt_bpf_start(d->cfg->bpf, d->cfg->nr_bpf, d->cfg->path, &d->inst);
-	if (r < 0)
-		goto out_stop;
 	r = rt_capture_start(cap);
 	if (r < 0)
 		goto out_stop;
@@ -460,6 +460,7 @@ out_stop:
 			 (now_ms() - stop_start) / 1000.0);
 	print_summary(cap);
 out:
+	rt_bpf_stop(); /* after a failed start; a no-op after out_stop's */
 	rt_control_close(d);
 	for (size_t i = 0; i < cap->nr_sinks; i++)
 		rt_sink_free(cap->sinks[i]);

@@ -1,0 +1,142 @@
+#!/bin/bash
+# [bpf] sections beyond the built-in programs: an external object attached
+# by section name with the same event route; a program the verifier
+# refuses fails the start with the verifier's message and leaves nothing
+# behind, or is skipped with a warning under `optional = yes`; parameter
+# errors name the file and line; a bpf_trace_printk program (which makes
+# the kernel enable bpf_trace:bpf_trace_printk in the top-level instance)
+# leaves the top-level instance as found, and its text lands in ours.
+. "$(dirname "$0")/lib.sh"
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+command -v clang >/dev/null || fail "clang missing: scripts/install-deps.sh"
+rt_progs() { bpftool prog list | grep -c 'name rt_' || true; }
+PRINTK_ENABLE=$TRACEFS/events/bpf_trace/bpf_trace_printk/enable
+top_before=$(cat "$TRACEFS/set_event" "$PRINTK_ENABLE")
+bpfcc() {
+	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I"$RT_BUILD/bpf" \
+		-I"$ROOT/bpf" -I"$ROOT/include" -c "$1" -o "$2" || fail "cannot compile $1"
+}
+
+# An external object: one event per getppid() of rtgen, as ringtap:bench.
+cat >"$TMP/good.bpf.c" <<'C'
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "ringtap.bpf.h"
+char LICENSE[] SEC("license") = "GPL";
+__u64 n;
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int rt_ext(void *ctx)
+{
+	struct rt_bpf_bench *e;
+
+	if (!rt_current_wanted())
+		return 0;
+	rt_count(RT_BPF_STAT_SEEN);
+	e = rt_reserve(sizeof(*e), RT_BPF_EV_BENCH);
+	if (!e)
+		return 0;
+	e->seq = __sync_fetch_and_add(&n, 1);
+	rt_submit(e);
+	return 0;
+}
+C
+# One the verifier refuses: a read through a pointer that may be NULL.
+cat >"$TMP/bad.bpf.c" <<'C'
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "ringtap.bpf.h"
+char LICENSE[] SEC("license") = "GPL";
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} m SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int rt_bad(void *ctx)
+{
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&m, &k);
+
+	return *v;
+}
+C
+bpfcc "$TMP/good.bpf.c" "$TMP/good.bpf.o"
+bpfcc "$TMP/bad.bpf.c" "$TMP/bad.bpf.o"
+cat >"$TMP/rtgen" <<'SH'
+#!/usr/bin/perl
+getppid() for 1..100;
+SH
+chmod +x "$TMP/rtgen"
+
+inst=$(new_instance)
+write_config "$TMP/base.conf" "$inst" "$TMP/out"
+
+# 1. The refused program fails the start, with the verifier's reason.
+cp "$TMP/base.conf" "$TMP/bad.conf"
+printf '\n[bpf "bad"]\nobject = %s\n' "$TMP/bad.bpf.o" >>"$TMP/bad.conf"
+"$RINGTAPD" -c "$TMP/bad.conf" -d 5 >"$TMP/bad.log" 2>&1 && { cat "$TMP/bad.log"; fail "ringtapd started with a program the verifier refuses"; }
+grep -q "invalid mem access 'map_value_or_null'" "$TMP/bad.log" || { cat "$TMP/bad.log"; fail "the verifier's message is not in the log"; }
+grep -q 'bpf "bad": cannot load or attach object' "$TMP/bad.log" || { cat "$TMP/bad.log"; fail "no error naming the section"; }
+instance_exists "$inst" && fail "instance left behind after a failed start"
+[ "$(rt_progs)" = 0 ] || fail "programs left attached after a failed start"
+
+# 2. optional = yes: skipped with a warning; the external object and the
+# printk program run.
+cp "$TMP/base.conf" "$TMP/rt.conf"
+sed -i 's/^events = ftrace:print$/events = ftrace:print, bpf_trace:bpf_trace_printk/' "$TMP/rt.conf"
+cat >>"$TMP/rt.conf" <<CONF
+
+[bpf "bad"]
+object = $TMP/bad.bpf.o
+optional = yes
+
+[bpf "ext"]
+object = $TMP/good.bpf.o
+comm = rtgen
+
+[bpf "text"]
+program = bench
+route = printk
+comm = rtgen
+CONF
+start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
+grep -q 'warning: bpf "bad": .*skipped (optional)' "$TMP/daemon.log" || { cat "$TMP/daemon.log"; fail "no warning for the optional program"; }
+# the kernel had turned the top-level event on when the printk program loaded
+grep -q 'top-level instance: bpf_trace:bpf_trace_printk set back to 0' "$TMP/daemon.log" ||
+	{ cat "$TMP/daemon.log"; fail "loading a bpf_trace_printk program did not change the top-level instance (or it was not restored)"; }
+[ "$(cat "$PRINTK_ENABLE")" = 0 ] || fail "top-level bpf_trace_printk left enabled while running"
+"$TMP/rtgen"
+"$RINGTAP" status -c "$TMP/rt.conf" --json >"$TMP/status.json" || fail "status failed"
+jq -e '.bpf | map(select(.name == "ext" and .seen == 100 and .emitted == 100 and .dropped == 0)) | length == 1' "$TMP/status.json" >/dev/null ||
+	{ cat "$TMP/status.json"; fail "status: the external program's counters"; }
+stop_daemon TERM || { cat "$TMP/daemon.log"; fail "ringtapd exited with $?"; }
+[ "$(rt_progs)" = 0 ] || fail "programs left attached"
+[ "$(cat "$TRACEFS/set_event" "$PRINTK_ENABLE")" = "$top_before" ] || fail "top-level instance changed"
+
+n=$("$RINGTAP" report --event ringtap:bench "$TMP/out" | grep -c 'comm=rtgen')
+[ "$n" = 100 ] || fail "$n ringtap:bench events of the external object, expected 100"
+n=$("$RINGTAP" report --event bpf_trace:bpf_trace_printk "$TMP/out" | grep -c 'ringtap bench seq=')
+[ "$n" = 100 ] || fail "$n bpf_trace_printk events, expected 100"
+
+# 3. Parameter errors name the file and line, exit status 2.
+check_err() {
+	local body=$1 want=$2
+	cp "$TMP/base.conf" "$TMP/e.conf"
+	printf '\n%b\n' "$body" >>"$TMP/e.conf"
+	"$RINGTAPD" -c "$TMP/e.conf" --check-config >"$TMP/e.log" 2>&1
+	[ $? = 2 ] || { cat "$TMP/e.log"; fail "'$body': exit status is not 2"; }
+	grep -qF "$want" "$TMP/e.log" || { cat "$TMP/e.log"; fail "'$body': no '$want'"; }
+}
+L=$(($(wc -l <"$TMP/base.conf") + 3))
+check_err '[bpf "x"]\nprogram = nope' "e.conf:$L: program: unknown program 'nope' (built-in: exec, syscall_latency"
+check_err '[bpf "x"]\nprogram = exec\nmin_us = 5' "e.conf:$((L + 1)): unknown key 'min_us' in section [bpf \"x\"]"
+check_err '[bpf "x"]\nprogram = syscall_latency\nmin_us = soon' "e.conf:$((L + 1)): min_us: 'soon' is not a number"
+check_err '[bpf "x"]\nprogram = syscall_latency\nsyscall = nosuchcall' "syscall: 'nosuchcall' is neither"
+check_err '[bpf "x"]\nprogram = block_latency\ndev = sda' "dev: expected MAJOR:MINOR"
+check_err '[bpf "x"]\nprogram = exec\nobject = /x.o' "needs one of 'program = NAME' or 'object = PATH'"
+check_err '[bpf "x"]\nobject = /nonexistent.bpf.o' "object: cannot read '/nonexistent.bpf.o'"
+exit 0
