@@ -105,9 +105,21 @@ static __always_inline void rt_hdr_task(struct rt_bpf_hdr *h,
 	BPF_CORE_READ_STR_INTO(&h->comm, task, comm);
 }
 
+/*
+ * Waking ringtapd for every event costs more than the event (an irq_work
+ * and a wakeup each): it is woken once RT_WAKEUP_BYTES wait, and otherwise
+ * finds the events when it polls (every RT_BPF_DRAIN_MS, daemon/bpf.c).
+ */
+#define RT_WAKEUP_BYTES (64 * 1024)
+
 static __always_inline void rt_submit(void *ev)
 {
-	bpf_ringbuf_submit(ev, 0);
+	__u64 wake = bpf_ringbuf_query(&rt_events, BPF_RB_AVAIL_DATA) >=
+				     RT_WAKEUP_BYTES ?
+			     BPF_RB_FORCE_WAKEUP :
+			     BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(ev, wake);
 	rt_count(RT_BPF_STAT_EMITTED);
 }
 

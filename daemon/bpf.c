@@ -45,6 +45,10 @@ static const char *const syscall_names[] = {
 };
 #define NR_SYSCALL_NAMES (sizeof(syscall_names) / sizeof(syscall_names[0]))
 
+/* How often the drain thread looks for events nobody woke it for: the
+ * longest an event waits before it is written into the instance. */
+#define RT_BPF_DRAIN_MS 10
+
 /* The shared ring buffer: events of every program, until drained. */
 #define RING_SIZE (4u << 20)
 
@@ -673,7 +677,8 @@ static void *drain_thread(void *arg)
 	};
 
 	for (;;) {
-		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+		/* programs wake us only when a lot waits (bpf/ringtap.bpf.h) */
+		if (poll(pfd, 2, RT_BPF_DRAIN_MS) < 0 && errno != EINTR)
 			break;
 		ring_buffer__consume(bpf.rb);
 		if (pfd[1].revents)
@@ -797,6 +802,23 @@ void rt_bpf_stop(void)
 	bpf.ring_fd = bpf.marker_fd = bpf.stop_fd = -1;
 	printk_state_restore();
 	bpf.printk_enable_was = -1;
+}
+
+bool rt_bpf_same(const struct rt_bpf_section *a, size_t na,
+		 const struct rt_bpf_section *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i].name, b[i].name) ||
+		    a[i].nr_params != b[i].nr_params)
+			return false;
+		for (size_t j = 0; j < a[i].nr_params; j++)
+			if (strcmp(a[i].params[j].key, b[i].params[j].key) ||
+			    strcmp(a[i].params[j].value, b[i].params[j].value))
+				return false;
+	}
+	return true;
 }
 
 int rt_bpf_metadata(size_t nr, struct rt_buf *b)

@@ -8,6 +8,7 @@
 #ifndef RINGTAPD_BPF_H
 #define RINGTAPD_BPF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ringtap/bpf_config.h"
@@ -38,6 +39,10 @@ int rt_bpf_run(void);
  * tracing goes off.  Accepts a half-started set.
  */
 void rt_bpf_stop(void);
+/* Are two configs' [bpf] sections the same (names, keys, values)?  A
+ * reload cannot change them yet. */
+bool rt_bpf_same(const struct rt_bpf_section *a, size_t na,
+		 const struct rt_bpf_section *b, size_t nb);
 /* The BPF event layouts (RT_TAG_BPF_EVENT/ENUM) when @nr sections exist. */
 int rt_bpf_metadata(size_t nr, struct rt_buf *b);
 /* `ringtap status` lines: id = section name. */

@@ -26,6 +26,7 @@
 
 #include "ringtap/log.h"
 #include "ringtapd.h"
+#include "bpf.h"
 
 static bool same_str(const char *a, const char *b)
 {
@@ -58,6 +59,8 @@ static int check_fixed(const struct rt_config *old, const struct rt_config *new,
 	      (int)new->reader);
 	FIXED(same_str(old->run_dir, new->run_dir), "run_dir", "%s",
 	      old->run_dir, new->run_dir);
+	FIXED(rt_bpf_same(old->bpf, old->nr_bpf, new->bpf, new->nr_bpf),
+	      "[bpf] sections", "%zu sections", old->nr_bpf, new->nr_bpf);
 #undef FIXED
 	return 0;
 }

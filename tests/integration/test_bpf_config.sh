@@ -113,6 +113,11 @@ grep -q 'top-level instance: bpf_trace:bpf_trace_printk set back to 0' "$TMP/dae
 "$RINGTAP" status -c "$TMP/rt.conf" --json >"$TMP/status.json" || fail "status failed"
 jq -e '.bpf | map(select(.name == "ext" and .seen == 100 and .emitted == 100 and .dropped == 0)) | length == 1' "$TMP/status.json" >/dev/null ||
 	{ cat "$TMP/status.json"; fail "status: the external program's counters"; }
+# a reload cannot change [bpf] sections yet: refused, the running set stays
+sed -i 's/^comm = rtgen$/comm = other/' "$TMP/rt.conf"
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 1 50); do grep -q "cannot change on reload" "$TMP/daemon.log" && break; sleep 0.1; done
+grep -q "'\[bpf\] sections' cannot change on reload" "$TMP/daemon.log" || { cat "$TMP/daemon.log"; fail "a reload changing [bpf] was not refused"; }
 stop_daemon TERM || { cat "$TMP/daemon.log"; fail "ringtapd exited with $?"; }
 [ "$(rt_progs)" = 0 ] || fail "programs left attached"
 [ "$(cat "$TRACEFS/set_event" "$PRINTK_ENABLE")" = "$top_before" ] || fail "top-level instance changed"
