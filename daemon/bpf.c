@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <tracefs.h>
 
@@ -542,8 +543,50 @@ static int load_builtin(struct prog *pr)
 	return r;
 }
 
+/* Set the `const volatile` @var of @obj's .rodata (before load), found by
+ * its BTF; false when the object has no such variable. */
+static bool set_rodata(struct bpf_object *obj, const char *var,
+		       const void *val, size_t size)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct bpf_map *m;
+	size_t msize;
+	uint8_t *data;
+	int id;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return false;
+	sec = btf__type_by_id(btf, id);
+	bpf_object__for_each_map(m, obj) {
+		const char *n = bpf_map__name(m);
+
+		if (strlen(n) >= 7 && !strcmp(n + strlen(n) - 7, ".rodata"))
+			break;
+	}
+	if (!m)
+		return false;
+	data = (uint8_t *)bpf_map__initial_value(m, &msize); /* mmaped */
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; data && i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *t = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, t->name_off), var) ||
+		    vs->size != size || vs->offset + size > msize)
+			continue;
+		memcpy(data + vs->offset, val, size);
+		return true;
+	}
+	return false;
+}
+
 /* An external object: its rt_events map becomes ours; every program is
- * attached as its section name says. */
+ * attached as its section name says; the filters of bpf/ringtap.bpf.h
+ * are set when it has them. */
 static int load_object(struct prog *pr)
 {
 	struct bpf_program *prog;
@@ -556,6 +599,16 @@ static int load_object(struct prog *pr)
 	m = bpf_object__find_map_by_name(pr->obj, "rt_events");
 	if (!m || bpf_map__type(m) != BPF_MAP_TYPE_RINGBUF) {
 		log_err("bpf \"%s\": '%s' has no BPF_MAP_TYPE_RINGBUF map named rt_events (bpf/ringtap.bpf.h)",
+			pr->name, pr->p.object);
+		return -ENOENT;
+	}
+	if (((pr->p.tgid &&
+	      !set_rodata(pr->obj, "rt_filter_tgid", &pr->p.tgid, 4)) ||
+	     (pr->p.cgroup &&
+	      !set_rodata(pr->obj, "rt_filter_cgroup", &pr->p.cgroup, 8)) ||
+	     (pr->p.comm[0] &&
+	      !set_rodata(pr->obj, "rt_filter_comm", pr->p.comm, 16)))) {
+		log_err("bpf \"%s\": '%s' has no rt_filter_* variables (bpf/ringtap.bpf.h) for pid, comm or cgroup",
 			pr->name, pr->p.object);
 		return -ENOENT;
 	}

@@ -110,6 +110,8 @@ grep -q 'top-level instance: bpf_trace:bpf_trace_printk set back to 0' "$TMP/dae
 	{ cat "$TMP/daemon.log"; fail "loading a bpf_trace_printk program did not change the top-level instance (or it was not restored)"; }
 [ "$(cat "$PRINTK_ENABLE")" = 0 ] || fail "top-level bpf_trace_printk left enabled while running"
 "$TMP/rtgen"
+cp "$TMP/rtgen" "$TMP/rtother" # outside the comm filters
+"$TMP/rtother"
 "$RINGTAP" status -c "$TMP/rt.conf" --json >"$TMP/status.json" || fail "status failed"
 jq -e '.bpf | map(select(.name == "ext" and .seen == 100 and .emitted == 100 and .dropped == 0)) | length == 1' "$TMP/status.json" >/dev/null ||
 	{ cat "$TMP/status.json"; fail "status: the external program's counters"; }
