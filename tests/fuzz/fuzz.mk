@@ -34,7 +34,7 @@ $(F)/%.o: %.c
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
 # fuzz_capture runs cmd_report() too
-$(F)/fuzz_capture: $(F)/cli/report.o
+$(F)/fuzz_capture: $(F)/cli/report.o $(F)/cli/report_bpf.o
 
 $(F)/fuzz_%: $(F)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJS) $(FUZZ_LIB_OBJS)
 	$(call msg,LINK,$@)
