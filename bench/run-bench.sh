@@ -95,11 +95,11 @@ run() {
 		ccpu=$(proc_cpu $cpid)
 		kill -TERM $cpid; wait $cpid; cpid=
 	fi
-	local offered=$(awk -F'[ =]' '{s += $4} END {print s}' "$work/$name.written")
-	local lost=$(grep -o '[0-9]* lost in the ring buffer' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
-	local lost_out=$(grep -o '[0-9]* lost by outputs' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
-	local bytes=$(grep -o '[0-9]* bytes,' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
-	local reads=$(grep -o '[0-9]* reads' "$work/$name.log" | awk '{s += $1} END {print s + 0}')
+	local offered=$(awk -F'[ =]' '{s += $4} END {printf "%.0f\n", s}' "$work/$name.written")
+	local lost=$(grep -o '[0-9]* lost in the ring buffer' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
+	local lost_out=$(grep -o '[0-9]* lost by outputs' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
+	local bytes=$(grep -o '[0-9]* bytes,' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
+	local reads=$(grep -o '[0-9]* reads' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
 	local cpu=$(sed -n 's/.*resource usage: user \([0-9.]*\) s, system \([0-9.]*\) s.*/\1 \2/p' "$work/$name.log" | awk '{print $1 + $2}')
 	if [ "$round" = 1 ]; then rm -rf "$out" "$work/coll-$name" "$work/spill-$name"; return 0; fi  # warm-up
 	local captured=$offered

@@ -264,9 +264,12 @@ int rt_metadata_cmdlines(struct rt_instance *inst, struct rt_buf *b)
 	char *text;
 	int size = 0, r;
 
+	/* libtracefs returns NULL for an empty file too: the table is
+	 * empty until something records a task's comm (sched events). */
+	errno = 0;
 	text = tracefs_instance_file_read(NULL, "saved_cmdlines", &size);
 	if (!text)
-		return errno ? -errno : -EIO;
+		return errno ? -errno : rt_record_add(b, RT_TAG_CMDLINES, "", 0);
 	r = rt_record_add(b, RT_TAG_CMDLINES, text, size);
 	free(text);
 	return r;

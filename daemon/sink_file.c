@@ -231,9 +231,12 @@ static int write_cmdlines(struct rt_sink *s, struct file_cpu *fc, int cpu,
 			  uint64_t room)
 {
 	struct rt_buf b = { 0 };
-	int r = rt_metadata_cmdlines(s->inst, &b);
+	int r = 0;
 
-	if (!r && RT_FRAME_HDR_SIZE + rt_pad8(b.len) <= room)
+	/* the table is a convenience: not being able to read it must not
+	 * cost the END frame */
+	if (rt_metadata_cmdlines(s->inst, &b) == 0 &&
+	    RT_FRAME_HDR_SIZE + rt_pad8(b.len) <= room)
 		r = write_metadata(s, fc, cpu, RT_FRAME_METADATA, &b);
 	rt_buf_free(&b);
 	return r;
