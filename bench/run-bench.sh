@@ -154,6 +154,15 @@ dd_run() {
 }
 paths=("mmap mmap file" "splice read file" "copy copy file" "mmap_discard mmap discard"
 	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_unix mmap unix")
+# BENCH_PATHS="mmap splice": only these paths (the summary then shows nan
+# for the others)
+if [ -n "${BENCH_PATHS:-}" ]; then
+	keep=()
+	for p in "${paths[@]}"; do
+		case " $BENCH_PATHS " in *" ${p%% *} "*) keep+=("$p") ;; esac
+	done
+	paths=("${keep[@]}")
+fi
 for round in 1 2 3; do
 	[ $round -gt 1 ] && echo "-- round $((round - 1))"
 	if [ $round = 3 ]; then
@@ -163,10 +172,20 @@ for round in 1 2 3; do
 	fi
 	[ $round -gt 1 ] && dd_run
 done
-per_gb() { echo "$(eval echo \$cpu_sum_$1) / $(eval echo \$gb_sum_$1)" | bc -l; }
+per_gb() {
+	local c g
+	c=$(eval echo "\${cpu_sum_$1:-}") g=$(eval echo "\${gb_sum_$1:-}")
+	if [ -z "$g" ]; then echo nan; else echo "$c / $g" | bc -l; fi
+}
+ratio() {
+	local a b
+	a=$(per_gb "$1") b=$(per_gb "$2")
+	if [ "$a" = nan ] || [ "$b" = nan ]; then echo nan; else echo "$a / $b" | bc -l; fi
+}
 echo
 echo "summary over both measured rounds (CPU-seconds per GB captured; lost = markers offered but not captured):"
 for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_unix dd; do
+	[ "$(per_gb $n)" = nan ] && continue
 	if [ $n = dd ]; then
 		printf '  %-14s %6.3f CPU-s/GB\n' $n "$(per_gb $n)"
 	elif [ $n = mmap_tcp ] || [ $n = mmap_unix ]; then
@@ -177,9 +196,8 @@ for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_unix dd; do
 	fi
 done
 printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mmap/copy %.2f (target < 1)\n' \
-	"$(echo "$(per_gb mmap) / $(per_gb dd)" | bc -l)" "$(echo "$(per_gb mmap) / $(per_gb splice)" | bc -l)" \
-	"$(echo "$(per_gb mmap) / $(per_gb copy)" | bc -l)"
+	"$(ratio mmap dd)" "$(ratio mmap splice)" "$(ratio mmap copy)"
 printf 'socket outputs: tcp/file %.2f, unix/file %.2f (daemon CPU per GB; target <= 1.5)\n' \
-	"$(echo "$(per_gb mmap_tcp) / $(per_gb mmap)" | bc -l)" "$(echo "$(per_gb mmap_unix) / $(per_gb mmap)" | bc -l)"
+	"$(ratio mmap_tcp mmap)" "$(ratio mmap_unix mmap)"
 printf 'reader alone (discarding output): mmap %.3f CPU-s/GB (target <= 0.2), splice %.3f CPU-s/GB\n' \
 	"$(per_gb mmap_discard)" "$(per_gb splice_discard)"
