@@ -373,8 +373,10 @@ static long long handshake(int fd, struct channel *ch, uint32_t version,
 	uint8_t buf[RT_MSG_MAX_PAYLOAD];
 	struct rt_msg_welcome w;
 
-	if (send_hello(fd, ch, version, host, false) < 0 ||
-	    recv_msg(fd, &h, buf, sizeof(buf)) != 1)
+	/* A collector may answer (BUSY) and close before the HELLO is all
+	 * out: the send then fails, but its WELCOME is still there to read. */
+	send_hello(fd, ch, version, host, false);
+	if (recv_msg(fd, &h, buf, sizeof(buf)) != 1)
 		return -1;
 	if (h.type != RT_MSG_WELCOME || h.len < sizeof(w)) {
 		say("expected WELCOME, got type %u", h.type);
