@@ -124,6 +124,74 @@ void rt_drain_pipe(int fd, uint32_t left);
 /* mkdir -p; 0 or -errno. */
 int rt_mkdir_p(const char *path, mode_t mode);
 
+/* ---- framer.c: the per-CPU stream the file and socket outputs carry ---- */
+
+#define RT_FRAMER_MAX_PIECES 6 /* payload pieces of one frame */
+
+struct rt_framer;
+/*
+ * Append @total bytes (@iovcnt pieces): all of them or, on failure
+ * (-errno), none.  @hdr: the frame's header when the bytes are a frame
+ * (NULL for the preamble); @events: the events in a SUBBUF frame.
+ */
+typedef int (*rt_framer_emit_fn)(struct rt_framer *f, struct iovec *iov,
+				 int iovcnt, size_t total,
+				 const struct rt_frame_hdr *hdr,
+				 uint64_t events);
+
+/* One CPU's stream state: the CPU's reader thread only. */
+struct rt_framer {
+	struct rt_sink *s;
+	int cpu;
+	rt_framer_emit_fn emit;
+	/* HEADER records of each file; NULL: s->header as it stands (a
+	 * reload replaces it) */
+	const struct rt_buf *header;
+	bool open;	    /* a file is begun and not ended */
+	uint32_t index;	    /* rotation index of the current file */
+	uint64_t size;	    /* bytes in the current file (whole frames) */
+	uint64_t seq;	    /* next frame number */
+	bool have_page;	    /* the file holds the start of this page */
+	uint32_t page_id;
+	uint64_t page_ts;
+	uint32_t page_end;
+	uint64_t pending_events; /* lost, not yet recorded in a LOST frame */
+	uint64_t pending_bytes;
+	uint64_t last_ts;
+};
+
+/* Bytes to keep free at a file's end for cmdlines METADATA and END. */
+uint64_t rt_framer_tail_reserve(struct rt_instance *inst);
+/* Preamble and HEADER (FILE_INDEX f->index, FILE_CPU): a new file. */
+int rt_framer_begin(struct rt_framer *f);
+/* cmdlines METADATA (if within max_file_size) and END. */
+int rt_framer_end(struct rt_framer *f, uint32_t reason,
+		  const struct rt_cpu_stats *st);
+/* One frame of up to RT_FRAMER_MAX_PIECES payload pieces. */
+int rt_framer_frame(struct rt_framer *f, uint16_t type, uint16_t flags,
+		    const struct iovec *pl, int plcnt, uint64_t events);
+/* Room left in the file before max_file_size (END frame kept). */
+uint64_t rt_framer_room(const struct rt_framer *f);
+/* A LOST frame for what was counted lost: 0 nothing pending, 1 written
+ * (*flushed says what), or -errno. */
+int rt_framer_flush_lost(struct rt_framer *f, struct rt_lost *flushed);
+/* @ref as this file carries it into *@sb; the frame's length at most. */
+uint64_t rt_framer_prepare(const struct rt_framer *f,
+			   const struct rt_subbuf_ref *ref, struct rt_subbuf *sb);
+/* Whether a frame of @frame_len must go to a new file. */
+bool rt_framer_must_rotate(const struct rt_framer *f, uint64_t frame_len,
+			   uint64_t tail_reserve);
+/* The SUBBUF frame of a prepared @sb from the mapped or copied page. */
+int rt_framer_subbuf(struct rt_framer *f, const struct rt_subbuf_ref *ref,
+		     const struct rt_subbuf *sb);
+/* After a SUBBUF frame went out by other means (splice). */
+void rt_framer_page_done(struct rt_framer *f, const struct rt_subbuf *sb,
+			 bool from_memory);
+/* @ref could not be taken: count its events and bytes (draining a
+ * splice pipe if @drain) for the next LOST frame and the statistics. */
+void rt_framer_count_lost(struct rt_framer *f, const struct rt_subbuf_ref *ref,
+			  bool drain);
+
 extern const struct rt_sink_ops rt_sink_file_ops;
 extern const struct rt_sink_ops rt_sink_discard_ops;
 /* sink_socket.c: to `ringtap collect` (docs/stream-protocol.md) */

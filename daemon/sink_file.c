@@ -27,18 +27,9 @@
 #include "ringtapd.h"
 
 struct file_cpu {
+	struct rt_framer f; /* index, size, seq, page and loss state */
 	int fd;
-	uint32_t index;	    /* rotation index of the open file */
 	uint32_t oldest;    /* lowest index that may still exist */
-	uint64_t size;	    /* bytes in the open file (whole frames) */
-	uint64_t seq;	    /* next frame number */
-	bool have_page;	    /* the file holds the start of this page */
-	uint32_t page_id;
-	uint64_t page_ts;
-	uint32_t page_end;
-	uint64_t pending_events; /* lost, not yet recorded in a LOST frame */
-	uint64_t pending_bytes;
-	uint64_t last_ts;
 	bool failing;	    /* last write failed: log once per episode */
 };
 
@@ -49,10 +40,6 @@ struct file_sink {
 	 * that a finished file stays within max_file_size. */
 	uint64_t tail_reserve;
 };
-
-#define END_FRAME_SIZE \
-	(RT_FRAME_HDR_SIZE + sizeof(struct rt_end) + sizeof(struct rt_cpu_stats))
-
 
 static const uint8_t zeros[8];
 
@@ -79,19 +66,20 @@ static int scan_dir(struct file_sink *fs, int nr_cpus)
 		if (sscanf(de->d_name, "cpu%u-%u.%7s", &cpu, &index, tail) != 3 ||
 		    strcmp(tail, "rtap") || cpu >= (unsigned int)nr_cpus)
 			continue;
-		if (index + 1 > fs->cpus[cpu].index)
-			fs->cpus[cpu].index = index + 1;
+		if (index + 1 > fs->cpus[cpu].f.index)
+			fs->cpus[cpu].f.index = index + 1;
 		if (index < fs->cpus[cpu].oldest)
 			fs->cpus[cpu].oldest = index;
 	}
 	closedir(d);
 	for (int c = 0; c < nr_cpus; c++)
 		if (fs->cpus[c].oldest == UINT32_MAX)
-			fs->cpus[c].oldest = fs->cpus[c].index;
+			fs->cpus[c].oldest = fs->cpus[c].f.index;
 	return 0;
 }
 
-/* Write all of @iov or fail; on failure the file is cut back to @fc->size. */
+/* Write all of @iov or fail; on failure the file is cut back to its last
+ * whole frame, @fc->f.size (which the caller advances). */
 static int write_all(struct file_cpu *fc, struct iovec *iov, int iovcnt,
 		     size_t total)
 {
@@ -105,8 +93,8 @@ static int write_all(struct file_cpu *fc, struct iovec *iov, int iovcnt,
 
 			if (!r)
 				continue;
-			if (ftruncate(fc->fd, fc->size) == 0)
-				lseek(fc->fd, fc->size, SEEK_SET);
+			if (ftruncate(fc->fd, fc->f.size) == 0)
+				lseek(fc->fd, fc->f.size, SEEK_SET);
 			return r;
 		}
 		done += n;
@@ -122,70 +110,26 @@ static int write_all(struct file_cpu *fc, struct iovec *iov, int iovcnt,
 			}
 		}
 	}
-	fc->size += total;
 	return 0;
 }
 
-/* Frame header + payload pieces (at most 6) + padding, in one writev. */
-static int write_frame(struct file_cpu *fc, uint16_t type, uint16_t flags,
-		       uint32_t cpu, struct iovec *pl, int plcnt)
+/* The framer's emit: one writev() straight from the pieces. */
+static int emit(struct rt_framer *f, struct iovec *iov, int iovcnt,
+		size_t total, const struct rt_frame_hdr *hdr, uint64_t events)
 {
-	struct rt_frame_hdr hdr;
-	struct iovec iov[8];
-	size_t len = 0, total;
-	int n = 0;
-
-	rt_frame_hdr_init(&hdr, type, flags, cpu, fc->seq, pl, plcnt);
-	iov[n++] = (struct iovec){ &hdr, sizeof(hdr) };
-	for (int i = 0; i < plcnt; i++) {
-		iov[n++] = pl[i];
-		len += pl[i].iov_len;
-	}
-	if (rt_pad8(len) != len)
-		iov[n++] = (struct iovec){ (void *)zeros, rt_pad8(len) - len };
-	total = sizeof(hdr) + rt_pad8(len);
-	int r = write_all(fc, iov, n, total);
-
-	if (!r)
-		fc->seq++;
-	return r;
-}
-
-static int write_metadata(struct rt_sink *s, struct file_cpu *fc, int cpu,
-			  uint16_t type, const struct rt_buf *extra)
-{
-	struct iovec pl[2];
-	int n = 0;
-
-	if (type == RT_FRAME_HEADER)
-		pl[n++] = (struct iovec){ s->header->data, s->header->len };
-	if (extra)
-		pl[n++] = (struct iovec){ extra->data, extra->len };
-	return write_frame(fc, type, 0, cpu, pl, n);
-}
-
-static int write_end(struct file_cpu *fc, int cpu, uint32_t reason,
-		     const struct rt_cpu_stats *st)
-{
-	struct rt_end end = { .reason = reason, .nr_stats = st ? 1 : 0 };
-	struct iovec pl[2] = {
-		{ &end, sizeof(end) },
-		{ (void *)st, st ? sizeof(*st) : 0 },
-	};
-
-	return write_frame(fc, RT_FRAME_END, 0, cpu, pl, st ? 2 : 1);
+	(void)hdr;
+	(void)events;
+	return write_all((struct file_cpu *)f, iov, iovcnt, total);
 }
 
 static int open_file(struct rt_sink *s, int cpu)
 {
 	struct file_sink *fs = s->priv;
 	struct file_cpu *fc = &fs->cpus[cpu];
-	struct rt_preamble pre;
-	struct rt_buf extra = { 0 };
 	char path[PATH_MAX];
 	int r;
 
-	file_path(fs, cpu, fc->index, path, sizeof(path));
+	file_path(fs, cpu, fc->f.index, path, sizeof(path));
 	fc->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fc->fd < 0) {
 		r = -errno;
@@ -193,20 +137,7 @@ static int open_file(struct rt_sink *s, int cpu)
 			path);
 		return r;
 	}
-	fc->size = 0;
-	fc->seq = 0;
-	fc->have_page = false;
-	rt_preamble_init(&pre);
-	struct iovec iov = { &pre, sizeof(pre) };
-
-	r = write_all(fc, &iov, 1, sizeof(pre));
-	if (!r)
-		r = rt_record_add_u32(&extra, RT_TAG_FILE_INDEX, fc->index);
-	if (!r)
-		r = rt_record_add_u32(&extra, RT_TAG_FILE_CPU, cpu);
-	if (!r)
-		r = write_metadata(s, fc, cpu, RT_FRAME_HEADER, &extra);
-	rt_buf_free(&extra);
+	r = rt_framer_begin(&fc->f);
 	if (r < 0) {
 		log_err("output '%s': cannot write '%s': %s", s->out->name,
 			path, strerror(-r));
@@ -217,38 +148,13 @@ static int open_file(struct rt_sink *s, int cpu)
 	}
 	/* Keep at most max_files per CPU, this one included. */
 	while (s->out->max_files &&
-	       fc->index - fc->oldest + 1 > s->out->max_files) {
+	       fc->f.index - fc->oldest + 1 > s->out->max_files) {
 		file_path(fs, cpu, fc->oldest++, path, sizeof(path));
 		if (unlink(path) < 0 && errno != ENOENT)
 			log_warn("output '%s': cannot remove '%s': %m",
 				 s->out->name, path);
 	}
 	return 0;
-}
-
-/* The kernel's pid -> comm table, if it fits in @room bytes of frame. */
-static int write_cmdlines(struct rt_sink *s, struct file_cpu *fc, int cpu,
-			  uint64_t room)
-{
-	struct rt_buf b = { 0 };
-	int r = 0;
-
-	/* the table is a convenience: not being able to read it must not
-	 * cost the END frame */
-	if (rt_metadata_cmdlines(s->inst, &b) == 0 &&
-	    RT_FRAME_HDR_SIZE + rt_pad8(b.len) <= room)
-		r = write_metadata(s, fc, cpu, RT_FRAME_METADATA, &b);
-	rt_buf_free(&b);
-	return r;
-}
-
-static uint64_t room_left(const struct rt_sink *s, const struct file_cpu *fc)
-{
-	if (!s->out->max_file_size)
-		return UINT64_MAX;
-	if (fc->size + END_FRAME_SIZE >= s->out->max_file_size)
-		return 0;
-	return s->out->max_file_size - fc->size - END_FRAME_SIZE;
 }
 
 static int rotate(struct rt_sink *s, int cpu)
@@ -258,11 +164,10 @@ static int rotate(struct rt_sink *s, int cpu)
 
 	/* Failures here only cost the END frame: the reader then reports
 	 * the file as cut short, and the next file carries on. */
-	write_cmdlines(s, fc, cpu, room_left(s, fc));
-	write_end(fc, cpu, RT_END_ROTATE, NULL);
+	rt_framer_end(&fc->f, RT_END_ROTATE, NULL);
 	close(fc->fd);
 	fc->fd = -1;
-	fc->index++;
+	fc->f.index++;
 	return open_file(s, cpu);
 }
 
@@ -278,19 +183,13 @@ static int file_open(struct rt_sink *s)
 	fs->cpus = calloc(s->nr_cpus, sizeof(*fs->cpus));
 	if (!fs->dir || !fs->cpus)
 		return -ENOMEM;
-	for (int c = 0; c < s->nr_cpus; c++)
+	for (int c = 0; c < s->nr_cpus; c++) {
 		fs->cpus[c].fd = -1;
-	{
-		/* Room for twice today's cmdlines, and never less than 4 KiB:
-		 * saved_cmdlines_size (6552 entries here) would reserve far
-		 * more than the table ever holds. */
-		struct rt_buf b = { 0 };
-		uint64_t cmd = rt_metadata_cmdlines(s->inst, &b) == 0 ? b.len : 0;
-
-		rt_buf_free(&b);
-		cmd = 2 * cmd < 4096 ? 4096 : 2 * cmd;
-		fs->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(cmd) + END_FRAME_SIZE;
+		fs->cpus[c].f = (struct rt_framer){
+			.s = s, .cpu = c, .emit = emit,
+		};
 	}
+	fs->tail_reserve = rt_framer_tail_reserve(s->inst);
 	r = rt_mkdir_p(fs->dir, 0755);
 	if (!r)
 		r = scan_dir(fs, s->nr_cpus);
@@ -309,62 +208,42 @@ static int file_open(struct rt_sink *s)
 	return 0;
 }
 
-static int flush_pending_lost(struct rt_sink *s, struct file_cpu *fc, int cpu)
+static int flush_pending_lost(struct rt_sink *s, struct file_cpu *fc)
 {
-	struct rt_lost lost = {
-		.events = fc->pending_events,
-		.bytes = fc->pending_bytes,
-		.last_ts = fc->last_ts,
-		.reason = RT_LOST_SINK,
-	};
-	struct iovec pl = { &lost, sizeof(lost) };
-	int r;
+	struct rt_lost lost;
+	int r = rt_framer_flush_lost(&fc->f, &lost);
 
-	if (!fc->pending_events && !fc->pending_bytes)
-		return 0;
-	r = write_frame(fc, RT_FRAME_LOST, 0, cpu, &pl, 1);
-	if (!r) {
+	if (r > 0) {
 		log_notice("output '%s': cpu %d: writing again; %llu events (%llu bytes) were lost",
-			   s->out->name, cpu,
-			   (unsigned long long)fc->pending_events,
-			   (unsigned long long)fc->pending_bytes);
-		fc->pending_events = fc->pending_bytes = 0;
+			   s->out->name, fc->f.cpu,
+			   (unsigned long long)lost.events,
+			   (unsigned long long)lost.bytes);
 		fc->failing = false;
 	}
-	return r;
+	return r < 0 ? r : 0;
 }
 
-static void count_lost(struct rt_sink *s, struct file_cpu *fc, int cpu,
+static void count_lost(struct rt_sink *s, struct file_cpu *fc,
 		       const struct rt_subbuf_ref *ref, int err, bool drain)
 {
-	if (drain && ref->pipe_fd >= 0)
-		rt_drain_pipe(ref->pipe_fd, ref->pipe_len);
-	uint64_t bytes = ref->pipe_fd >= 0 ? ref->pipe_len : ref->sb.data_len;
-
-	fc->pending_events += ref->sb.entries;
-	fc->pending_bytes += bytes;
-	s->lost_events[cpu] += ref->sb.entries;
-	s->lost_bytes[cpu] += bytes;
-	fc->have_page = false;
+	rt_framer_count_lost(&fc->f, ref, drain);
 	if (!fc->failing)
 		log_err("output '%s': cpu %d: write failed (%s): counting lost events until it works again",
-			s->out->name, cpu, strerror(-err));
+			s->out->name, fc->f.cpu, strerror(-err));
 	fc->failing = true;
 }
 
 /* splice reader: header from memory, the page straight from the pipe. */
-static int write_spliced(struct rt_sink *s, struct file_cpu *fc, int cpu,
-			 const struct rt_subbuf_ref *ref)
+static int write_spliced(struct file_cpu *fc, const struct rt_subbuf_ref *ref)
 {
 	struct rt_frame_hdr hdr;
 	struct iovec pl = { (void *)&ref->sb, sizeof(ref->sb) };
 	struct iovec iov[2];
 	uint32_t left = ref->pipe_len;
-	uint64_t start = fc->size;
 	int r;
 
-	rt_frame_hdr_init(&hdr, RT_FRAME_SUBBUF, RT_FRAME_F_PARTIAL_CRC, cpu,
-			  fc->seq, &pl, 1);
+	rt_frame_hdr_init(&hdr, RT_FRAME_SUBBUF, RT_FRAME_F_PARTIAL_CRC,
+			  fc->f.cpu, fc->f.seq, &pl, 1);
 	/* len covers the spliced page too; the header CRC covers len */
 	hdr.len = sizeof(ref->sb) + ref->pipe_len;
 	hdr.header_crc = rt_crc32c(0, &hdr, offsetof(struct rt_frame_hdr,
@@ -381,7 +260,6 @@ static int write_spliced(struct rt_sink *s, struct file_cpu *fc, int cpu,
 			break;
 		}
 		left -= n;
-		fc->size += n;
 	}
 	if (!r && rt_pad8(hdr.len) != hdr.len)
 		r = write_all(fc, &(struct iovec){ (void *)zeros,
@@ -390,12 +268,13 @@ static int write_spliced(struct rt_sink *s, struct file_cpu *fc, int cpu,
 	if (r < 0) {
 		/* Cut the file back to its last whole frame. */
 		rt_drain_pipe(ref->pipe_fd, left);
-		if (ftruncate(fc->fd, start) == 0)
-			lseek(fc->fd, start, SEEK_SET);
-		fc->size = start;
+		if (ftruncate(fc->fd, fc->f.size) == 0)
+			lseek(fc->fd, fc->f.size, SEEK_SET);
 		return r;
 	}
-	fc->seq++;
+	fc->f.size += sizeof(hdr) + rt_pad8(hdr.len);
+	fc->f.seq++;
+	rt_framer_page_done(&fc->f, &ref->sb, false);
 	return 0;
 }
 
@@ -404,66 +283,41 @@ static int file_write(struct rt_sink *s, int cpu,
 {
 	struct file_sink *fs = s->priv;
 	struct file_cpu *fc = &fs->cpus[cpu];
-	struct rt_subbuf sb = ref->sb;
+	struct rt_subbuf sb;
 	uint64_t frame_len;
-	struct iovec pl[3];
-	int n = 0, r;
+	int r;
 
 	if (fc->fd < 0) {
 		/* a rotation failed earlier: try to start a new file */
 		r = open_file(s, cpu);
 		if (r < 0) {
-			count_lost(s, fc, cpu, ref, r, true);
+			count_lost(s, fc, ref, r, true);
 			return r;
 		}
 	}
-	/* Carry the page from its start unless this file holds it. */
-	if (ref->pipe_fd < 0 &&
-	    !(fc->have_page && fc->page_id == sb.subbuf_id &&
-	      fc->page_ts == sb.page_ts && fc->page_end == sb.data_start)) {
-		sb.data_len += sb.data_start;
-		sb.data_start = 0;
-	}
-	frame_len = RT_FRAME_HDR_SIZE + sizeof(sb) + sb.data_len +
-		    ref->stored_lost_len + ref->pipe_len + 8;
-	if (s->out->max_file_size &&
-	    fc->size + frame_len + fs->tail_reserve > s->out->max_file_size) {
+	frame_len = rt_framer_prepare(&fc->f, ref, &sb);
+	if (rt_framer_must_rotate(&fc->f, frame_len, fs->tail_reserve)) {
 		r = rotate(s, cpu);
 		if (r < 0) {
-			count_lost(s, fc, cpu, ref, r, true);
+			count_lost(s, fc, ref, r, true);
 			return r;
 		}
-		if (ref->pipe_fd < 0 && sb.data_start) {
-			sb.data_len += sb.data_start;
-			sb.data_start = 0;
-		}
+		rt_framer_prepare(&fc->f, ref, &sb); /* from the page's start */
 	}
-	r = flush_pending_lost(s, fc, cpu);
+	r = flush_pending_lost(s, fc);
 	if (r < 0) {
-		count_lost(s, fc, cpu, ref, r, true);
+		count_lost(s, fc, ref, r, true);
 		return r;
 	}
-	if (ref->pipe_fd >= 0) {
-		r = write_spliced(s, fc, cpu, ref);
-	} else {
-		pl[n++] = (struct iovec){ &sb, sizeof(sb) };
-		pl[n++] = (struct iovec){
-			(void *)(ref->page + RB_PAGE_HDR_SIZE + sb.data_start),
-			sb.data_len + ref->stored_lost_len
-		};
-		r = write_frame(fc, RT_FRAME_SUBBUF, 0, cpu, pl, n);
-	}
+	if (ref->pipe_fd >= 0)
+		r = write_spliced(fc, ref);
+	else
+		r = rt_framer_subbuf(&fc->f, ref, &sb);
 	if (r < 0) {
 		/* write_spliced() emptied the pipe already */
-		count_lost(s, fc, cpu, ref, r, false);
+		count_lost(s, fc, ref, r, false);
 		return r;
 	}
-	fc->have_page = ref->pipe_fd < 0;
-	fc->page_id = sb.subbuf_id;
-	fc->page_ts = sb.page_ts;
-	fc->page_end = sb.data_start + sb.data_len;
-	if (sb.page_ts)
-		fc->last_ts = sb.page_ts;
 	return 0;
 }
 
@@ -479,11 +333,9 @@ static int file_close_cpu(struct rt_sink *s, int cpu,
 	if (fc->fd < 0 && open_file(s, cpu) < 0)
 		return -EBADF;
 	final.lost_sink = s->lost_events[cpu];
-	r = flush_pending_lost(s, fc, cpu);
+	r = flush_pending_lost(s, fc);
 	if (!r)
-		r = write_cmdlines(s, fc, cpu, room_left(s, fc));
-	if (!r)
-		r = write_end(fc, cpu, RT_END_SHUTDOWN, &final);
+		r = rt_framer_end(&fc->f, RT_END_SHUTDOWN, &final);
 	if (!r && fsync(fc->fd) < 0)
 		r = -errno;
 	if (r < 0)
@@ -543,7 +395,7 @@ static const char *file_state(struct rt_sink *s, char *detail, size_t len)
 		if (!s->online[c])
 			continue;
 		failing |= fs->cpus[c].failing || fs->cpus[c].fd < 0;
-		files += fs->cpus[c].index - fs->cpus[c].oldest + 1;
+		files += fs->cpus[c].f.index - fs->cpus[c].oldest + 1;
 	}
 	snprintf(detail, len, "%s (%llu files)", fs->dir,
 		 (unsigned long long)files);

@@ -5,8 +5,8 @@
  *
  * One connection (a channel) per traced CPU carries exactly the bytes a file
  * output would write for that CPU: files one after another, each from its
- * preamble to its END frame, rotated by max_file_size.  The framing below
- * mirrors sink_file.c.
+ * preamble to its END frame, rotated by max_file_size: framer.c makes them,
+ * for both.
  *
  * The reader thread only appends frames to its channel's queue (one copy
  * out of the mapped page) and never waits on the network.  The queue holds
@@ -59,8 +59,6 @@
 #define BOUND_MAX (1u << 20) /* frame boundaries recorded per channel */
 #define RX_SIZE (RT_MSG_HDR_SIZE + RT_MSG_MAX_PAYLOAD)
 
-#define END_FRAME_SIZE \
-	(RT_FRAME_HDR_SIZE + sizeof(struct rt_end) + sizeof(struct rt_cpu_stats))
 #define LOST_FRAME_SIZE (RT_FRAME_HDR_SIZE + sizeof(struct rt_lost))
 
 enum ch_state {
@@ -119,17 +117,10 @@ struct channel {
 	size_t bound_first, bound_nr, bound_cap;
 	uint32_t stream_crc; /* of [0, end) */
 
-	/* Framing: the CPU's reader thread only (the main thread while the
-	 * readers are paused).  Same meaning as in sink_file.c. */
-	bool file_open;
-	uint32_t index;
-	uint64_t size, seq;
-	bool have_page;
-	uint32_t page_id;
-	uint64_t page_ts;
-	uint32_t page_end;
-	uint64_t pending_events, pending_bytes, last_ts;
-	bool dropping;
+	/* Framing (framer.c): the CPU's reader thread only (the main thread
+	 * while the readers are paused). */
+	struct rt_framer f;
+	bool dropping; /* log the queue being full once per episode */
 
 	/* The sender thread only. */
 	int fd;
@@ -434,17 +425,15 @@ static int push_bound(struct channel *ch)
 	return 0;
 }
 
+/* Queue whole frames, whatever the bounds (sock_write() checked them for
+ * sub-buffers; metadata frames always go in). */
 static int q_append(struct channel *ch, const struct iovec *iov, int iovcnt,
-		    size_t total, bool force, uint64_t events, uint32_t crc)
+		    size_t total, uint64_t events, uint32_t crc)
 {
 	bool spill, wake;
 	int r = 0;
 
 	pthread_mutex_lock(&ch->mu);
-	if (!force && !fits(ch, total)) {
-		pthread_mutex_unlock(&ch->mu);
-		return -ENOBUFS;
-	}
 	spill = !mem_fits(ch, total) && spill_fits(ch, total);
 	for (int i = 0; i < iovcnt && !r; i++)
 		r = put_bytes(ch, iov[i].iov_base, iov[i].iov_len, spill);
@@ -523,187 +512,53 @@ static void free_acked(struct channel *ch, uint64_t upto)
 
 /* ---- framing: what a file output would write, into the queue ---- */
 
-static int put_frame(struct channel *ch, uint16_t type, uint16_t flags,
-		     struct iovec *pl, int plcnt, bool force, uint64_t events)
+/* The framer's emit: queue the pieces, with their CRC32C for DATA. */
+static int emit(struct rt_framer *f, struct iovec *iov, int iovcnt,
+		size_t total, const struct rt_frame_hdr *hdr, uint64_t events)
 {
-	struct rt_frame_hdr hdr;
-	struct iovec iov[8];
-	size_t len = 0, total;
-	uint32_t crc;
-	int n = 0, r;
+	struct channel *ch = (struct channel *)((char *)f -
+						offsetof(struct channel, f));
+	uint32_t crc = 0;
 
-	rt_frame_hdr_init(&hdr, type, flags, ch->cpu, ch->seq, pl, plcnt);
-	iov[n++] = (struct iovec){ &hdr, sizeof(hdr) };
-	for (int i = 0; i < plcnt; i++) {
-		iov[n++] = pl[i];
-		len += pl[i].iov_len;
+	if (hdr) {
+		/* the payload's CRC is in the header already: no second pass */
+		size_t len = hdr->len, pad = rt_pad8(len) - len;
+
+		crc = crc_combine(rt_crc32c(0, hdr, sizeof(*hdr)),
+				  hdr->payload_crc, len);
+		crc = crc_combine(crc, rt_crc32c(0, zeros, pad), pad);
+	} else {
+		for (int i = 0; i < iovcnt; i++)
+			crc = crc_combine(crc, rt_crc32c(0, iov[i].iov_base,
+							 iov[i].iov_len),
+					  iov[i].iov_len);
 	}
-	if (rt_pad8(len) != len)
-		iov[n++] = (struct iovec){ (void *)zeros, rt_pad8(len) - len };
-	total = sizeof(hdr) + rt_pad8(len);
-	/* the payload's CRC is in the header already: no second pass */
-	crc = crc_combine(rt_crc32c(0, &hdr, sizeof(hdr)), hdr.payload_crc, len);
-	crc = crc_combine(crc, rt_crc32c(0, zeros, rt_pad8(len) - len),
-			  rt_pad8(len) - len);
-	r = q_append(ch, iov, n, total, force, events, crc);
-	if (!r) {
-		ch->seq++;
-		ch->size += total;
-	}
-	return r;
+	return q_append(ch, iov, iovcnt, total, events, crc);
 }
 
-static int start_file(struct rt_sink *s, struct channel *ch)
+static void rotate(struct channel *ch)
 {
-	struct rt_preamble pre;
-	struct rt_buf extra = { 0 };
-	struct iovec iov = { &pre, sizeof(pre) };
-	int r;
-
-	rt_preamble_init(&pre);
-	ch->size = 0;
-	ch->seq = 0;
-	ch->have_page = false;
-	r = q_append(ch, &iov, 1, sizeof(pre), true, 0,
-		     rt_crc32c(0, &pre, sizeof(pre)));
-	if (!r)
-		ch->size = sizeof(pre);
-	if (!r)
-		r = rt_record_add_u32(&extra, RT_TAG_FILE_INDEX, ch->index);
-	if (!r)
-		r = rt_record_add_u32(&extra, RT_TAG_FILE_CPU, ch->cpu);
-	if (!r) {
-		struct sock_sink *ss = s->priv;
-		struct iovec pl[2] = {
-			{ ss->header.data, ss->header.len },
-			{ extra.data, extra.len },
-		};
-
-		r = put_frame(ch, RT_FRAME_HEADER, 0, pl, 2, true, 0);
-	}
-	rt_buf_free(&extra);
-	ch->file_open = !r;
-	return r;
-}
-
-static uint64_t room_left(const struct rt_sink *s, const struct channel *ch)
-{
-	if (!s->out->max_file_size)
-		return UINT64_MAX;
-	if (ch->size + END_FRAME_SIZE >= s->out->max_file_size)
-		return 0;
-	return s->out->max_file_size - ch->size - END_FRAME_SIZE;
-}
-
-static int end_file(struct rt_sink *s, struct channel *ch, uint32_t reason,
-		    const struct rt_cpu_stats *st)
-{
-	struct rt_end end = { .reason = reason, .nr_stats = st ? 1 : 0 };
-	struct iovec pl[2] = {
-		{ &end, sizeof(end) },
-		{ (void *)st, st ? sizeof(*st) : 0 },
-	};
-	struct rt_buf b = { 0 };
-
-	/* cmdlines, if they fit within max_file_size (as sink_file.c) */
-	if (rt_metadata_cmdlines(s->inst, &b) == 0 &&
-	    RT_FRAME_HDR_SIZE + rt_pad8(b.len) <= room_left(s, ch)) {
-		struct iovec md = { b.data, b.len };
-
-		put_frame(ch, RT_FRAME_METADATA, 0, &md, 1, true, 0);
-	}
-	rt_buf_free(&b);
-	ch->file_open = false;
-	return put_frame(ch, RT_FRAME_END, 0, pl, st ? 2 : 1, true, 0);
-}
-
-static int rotate(struct rt_sink *s, struct channel *ch)
-{
-	end_file(s, ch, RT_END_ROTATE, NULL);
-	ch->index++;
-	return start_file(s, ch);
+	rt_framer_end(&ch->f, RT_END_ROTATE, NULL);
+	ch->f.index++;
+	rt_framer_begin(&ch->f);
 }
 
 static void flush_pending_lost(struct rt_sink *s, struct channel *ch)
 {
-	struct rt_lost lost = {
-		.events = ch->pending_events,
-		.bytes = ch->pending_bytes,
-		.last_ts = ch->last_ts,
-		.reason = RT_LOST_SINK,
-	};
-	struct iovec pl = { &lost, sizeof(lost) };
+	struct rt_lost lost;
 
-	if (!ch->pending_events && !ch->pending_bytes)
-		return;
-	if (put_frame(ch, RT_FRAME_LOST, 0, &pl, 1, true, 0) < 0)
+	if (rt_framer_flush_lost(&ch->f, &lost) <= 0)
 		return;
 	log_notice("output '%s': cpu %d: queueing again; %llu events (%llu bytes) were dropped while the queue was full",
-		   s->out->name, ch->cpu,
-		   (unsigned long long)ch->pending_events,
-		   (unsigned long long)ch->pending_bytes);
-	ch->pending_events = ch->pending_bytes = 0;
+		   s->out->name, ch->cpu, (unsigned long long)lost.events,
+		   (unsigned long long)lost.bytes);
 	ch->dropping = false;
-}
-
-/*
- * Events in [from, to) of a sub-buffer's data area, by their ring-buffer
- * headers (u32 type_len:5, time_delta:27), for a page the read() reader
- * handed over without a count.  Stops at anything that does not fit.
- */
-static uint64_t count_events(const uint8_t *data, uint32_t from, uint32_t to)
-{
-	uint64_t n = 0, off = from;
-
-	while (to - off >= 4) {
-		uint32_t hdr, type_len, word;
-		uint64_t total;
-
-		memcpy(&hdr, data + off, 4);
-		type_len = hdr & 31;
-		if (type_len == 29 && !(hdr >> 5))
-			break; /* null padding: the end of the data */
-		if (type_len == 30 || type_len == 31) {
-			total = 8;
-		} else if (type_len == 29 || type_len == 0) {
-			if (to - off < 8)
-				break;
-			memcpy(&word, data + off + 4, 4);
-			if (type_len == 29) {
-				total = 4 + (uint64_t)word; /* discarded */
-			} else {
-				total = 8 + (((uint64_t)word - 4 + 3) & ~3ull);
-				n += word >= 4;
-			}
-		} else {
-			total = 4 + (uint64_t)type_len * 4;
-			n++;
-		}
-		if (total < 4 || total > to - off)
-			break;
-		off += total;
-	}
-	return n;
 }
 
 static void count_lost(struct rt_sink *s, struct channel *ch,
 		       const struct rt_subbuf_ref *ref)
 {
-	uint64_t bytes = ref->pipe_fd >= 0 ? ref->pipe_len : ref->sb.data_len;
-	uint64_t events = ref->sb.entries;
-
-	if (ref->pipe_fd >= 0)
-		rt_drain_pipe(ref->pipe_fd, ref->pipe_len);
-	else if (!events && ref->page)
-		/* reader = read: no count from the kernel; the page is here */
-		events = count_events(ref->page + RB_PAGE_HDR_SIZE,
-				      ref->sb.emit_from,
-				      ref->sb.data_start + ref->sb.data_len);
-	ch->pending_events += events;
-	ch->pending_bytes += bytes;
-	s->lost_events[ch->cpu] += events;
-	s->lost_bytes[ch->cpu] += bytes;
-	ch->have_page = false;
+	rt_framer_count_lost(&ch->f, ref, true);
 	if (!ch->dropping)
 		log_err("output '%s': cpu %d: queue full (queue_size %llu, spill_size %llu, collector %s): dropping sub-buffers and counting their events",
 			s->out->name, ch->cpu,
@@ -718,7 +573,7 @@ static int sock_write(struct rt_sink *s, int cpu,
 {
 	struct sock_sink *ss = s->priv;
 	struct channel *ch = &ss->ch[cpu];
-	struct rt_subbuf sb = ref->sb;
+	struct rt_subbuf sb;
 	uint64_t frame_len;
 	bool rot;
 	int r;
@@ -728,25 +583,16 @@ static int sock_write(struct rt_sink *s, int cpu,
 		count_lost(s, ch, ref);
 		return -EINVAL;
 	}
-	if (!ch->file_open && start_file(s, ch) < 0) {
+	if (!ch->f.open && rt_framer_begin(&ch->f) < 0) {
 		count_lost(s, ch, ref);
 		return -ENOMEM;
 	}
-	if (!(ch->have_page && ch->page_id == sb.subbuf_id &&
-	      ch->page_ts == sb.page_ts && ch->page_end == sb.data_start)) {
-		sb.data_len += sb.data_start;
-		sb.data_start = 0;
-	}
-	frame_len = RT_FRAME_HDR_SIZE + sizeof(sb) + sb.data_len +
-		    ref->stored_lost_len + 8;
-	rot = s->out->max_file_size &&
-	      ch->size + frame_len + ss->tail_reserve > s->out->max_file_size;
+	frame_len = rt_framer_prepare(&ch->f, ref, &sb);
+	rot = rt_framer_must_rotate(&ch->f, frame_len, ss->tail_reserve);
 	if (rot) {
 		/* the new file carries the page from its start */
-		sb.data_len += sb.data_start;
-		sb.data_start = 0;
-		frame_len = RT_FRAME_HDR_SIZE + sizeof(sb) + sb.data_len +
-			    ref->stored_lost_len + 8;
+		ch->f.have_page = false;
+		frame_len = rt_framer_prepare(&ch->f, ref, &sb);
 	}
 	pthread_mutex_lock(&ch->mu);
 	r = fits(ch, frame_len + LOST_FRAME_SIZE) ? 0 : -ENOBUFS;
@@ -756,27 +602,13 @@ static int sock_write(struct rt_sink *s, int cpu,
 		return r;
 	}
 	if (rot)
-		rotate(s, ch);
+		rotate(ch);
 	flush_pending_lost(s, ch);
-	{
-		struct iovec pl[2] = {
-			{ &sb, sizeof(sb) },
-			{ (void *)(ref->page + RB_PAGE_HDR_SIZE + sb.data_start),
-			  sb.data_len + ref->stored_lost_len },
-		};
-
-		r = put_frame(ch, RT_FRAME_SUBBUF, 0, pl, 2, true, sb.entries);
-	}
+	r = rt_framer_subbuf(&ch->f, ref, &sb);
 	if (r < 0) {
 		count_lost(s, ch, ref);
 		return r;
 	}
-	ch->have_page = true;
-	ch->page_id = sb.subbuf_id;
-	ch->page_ts = sb.page_ts;
-	ch->page_end = sb.data_start + sb.data_len;
-	if (sb.page_ts)
-		ch->last_ts = sb.page_ts;
 	return 0;
 }
 
@@ -788,11 +620,11 @@ static int sock_close_cpu(struct rt_sink *s, int cpu,
 	struct rt_cpu_stats final = *st;
 	int r;
 
-	if (!ch->file_open && start_file(s, ch) < 0)
+	if (!ch->f.open && rt_framer_begin(&ch->f) < 0)
 		return -ENOMEM;
 	final.lost_sink = s->lost_events[cpu];
 	flush_pending_lost(s, ch);
-	r = end_file(s, ch, RT_END_SHUTDOWN, &final);
+	r = rt_framer_end(&ch->f, RT_END_SHUTDOWN, &final);
 	pthread_mutex_lock(&ch->mu);
 	ch->finished = true;
 	pthread_mutex_unlock(&ch->mu);
@@ -829,8 +661,8 @@ static int sock_restart(struct rt_sink *s)
 		return -ENOMEM;
 
 	for (int c = 0; c < s->nr_cpus; c++)
-		if (s->online[c] && ss->ch[c].file_open)
-			rotate(s, &ss->ch[c]);
+		if (s->online[c] && ss->ch[c].f.open)
+			rotate(&ss->ch[c]);
 	return 0;
 }
 
@@ -1521,8 +1353,6 @@ static int sock_open(struct rt_sink *s)
 {
 	struct sock_sink *ss = calloc(1, sizeof(*ss));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	struct rt_buf b = { 0 };
-	uint64_t cmd;
 	int r;
 
 	if (!ss)
@@ -1546,6 +1376,9 @@ static int sock_open(struct rt_sink *s)
 
 		ch->ss = ss;
 		ch->cpu = c;
+		ch->f = (struct rt_framer){
+			.s = s, .cpu = c, .emit = emit, .header = &ss->header,
+		};
 		ch->fd = ch->spill_fd = -1;
 		ch->state = CH_BACKOFF; /* retry_at 0: at once */
 		pthread_mutex_init(&ch->mu, NULL);
@@ -1559,11 +1392,7 @@ static int sock_open(struct rt_sink *s)
 	header_identity(ss);
 	if (copy_header(ss) < 0)
 		return -ENOMEM;
-	/* as sink_file.c: room for twice today's cmdlines, at least 4 KiB */
-	cmd = rt_metadata_cmdlines(s->inst, &b) == 0 ? b.len : 0;
-	rt_buf_free(&b);
-	cmd = 2 * cmd < 4096 ? 4096 : 2 * cmd;
-	ss->tail_reserve = RT_FRAME_HDR_SIZE + rt_pad8(cmd) + END_FRAME_SIZE;
+	ss->tail_reserve = rt_framer_tail_reserve(s->inst);
 	{
 		int online = 0;
 
@@ -1579,7 +1408,7 @@ static int sock_open(struct rt_sink *s)
 		ss->ch[c].rx = malloc(RX_SIZE);
 		if (!ss->ch[c].rx || build_hello(ss, &ss->ch[c]) < 0)
 			return -ENOMEM;
-		r = start_file(s, &ss->ch[c]);
+		r = rt_framer_begin(&ss->ch[c].f);
 		if (r < 0)
 			return r;
 	}
