@@ -375,51 +375,53 @@ static int put_bytes(struct channel *ch, const uint8_t *p, size_t len,
 	return 0;
 }
 
+/*
+ * Make room for one more entry in a ring of @size-byte entries (@first,
+ * @nr, @cap), doubling it and moving the entries to its start: 0 or
+ * -ENOMEM.  The marks and the frame boundaries are both such rings.
+ */
+static int ring_room(void **ring, size_t size, size_t *first, size_t nr,
+		     size_t *cap)
+{
+	size_t ncap;
+	uint8_t *n;
+
+	if (nr < *cap)
+		return 0;
+	ncap = *cap ? 2 * *cap : 256;
+	n = malloc(ncap * size);
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		memcpy(n + i * size, (uint8_t *)*ring + (*first + i) % *cap * size,
+		       size);
+	free(*ring);
+	*ring = n;
+	*cap = ncap;
+	*first = 0;
+	return 0;
+}
+
 static int push_mark(struct channel *ch, uint64_t events)
 {
-	if (ch->mark_nr == ch->mark_cap) {
-		size_t cap = ch->mark_cap ? 2 * ch->mark_cap : 256;
-		struct mark *m = malloc(cap * sizeof(*m));
-
-		if (!m)
-			return -ENOMEM;
-		for (size_t i = 0; i < ch->mark_nr; i++)
-			m[i] = ch->marks[(ch->mark_first + i) % ch->mark_cap];
-		free(ch->marks);
-		ch->marks = m;
-		ch->mark_cap = cap;
-		ch->mark_first = 0;
-	}
+	if (ring_room((void **)&ch->marks, sizeof(*ch->marks), &ch->mark_first,
+		      ch->mark_nr, &ch->mark_cap) < 0)
+		return -ENOMEM;
 	ch->marks[(ch->mark_first + ch->mark_nr++) % ch->mark_cap] =
 		(struct mark){ ch->end, events };
 	ch->unacked_events += events;
 	return 0;
 }
 
-/*
- * Append one frame (all of @iov, @total bytes) or nothing.  Without
- * @force, a frame that fits neither the memory queue nor the spill is
- * refused with -ENOBUFS.
- */
 static int push_bound(struct channel *ch)
 {
 	/* only an optimisation: past this many (a queue of tiny frames),
 	 * messages are checksummed the slow way */
 	if (ch->bound_nr >= BOUND_MAX)
 		return 0;
-	if (ch->bound_nr == ch->bound_cap) {
-		size_t cap = ch->bound_cap ? 2 * ch->bound_cap : 256;
-		struct bound *b = malloc(cap * sizeof(*b));
-
-		if (!b)
-			return -ENOMEM;
-		for (size_t i = 0; i < ch->bound_nr; i++)
-			b[i] = ch->bounds[(ch->bound_first + i) % ch->bound_cap];
-		free(ch->bounds);
-		ch->bounds = b;
-		ch->bound_cap = cap;
-		ch->bound_first = 0;
-	}
+	if (ring_room((void **)&ch->bounds, sizeof(*ch->bounds),
+		      &ch->bound_first, ch->bound_nr, &ch->bound_cap) < 0)
+		return -ENOMEM;
 	ch->bounds[(ch->bound_first + ch->bound_nr++) % ch->bound_cap] =
 		(struct bound){ ch->end, ch->stream_crc };
 	return 0;
