@@ -19,17 +19,8 @@ set -u
 build=$(cd "${1:-build}" && pwd)
 calls=${2:-${BENCH_BPF_CALLS:-1000000}}
 RINGTAPD=$build/ringtapd RINGTAP=$build/ringtap
-T=/sys/kernel/tracing
-[ -e $T/instances ] || mount -t tracefs nodev $T
-work=$(mktemp -d /var/tmp/ringtap-bpf-bench.XXXXXX)
-inst=rtbpfbench-$$
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	[ -d "$T/instances/$inst" ] && rmdir "$T/instances/$inst"
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+bench_setup ringtap-bpf-bench rtbpfbench-$$
 
 # The generator: N getppid() calls on CPU 0; prints wall, user and system
 # seconds.  Named rtbpfgen for the programs' comm filter.

@@ -13,18 +13,9 @@ build=$(cd "${1:-build}" && pwd)
 secs=${2:-${BENCH_DECODE_SECONDS:-3}}
 root=$(cd "$(dirname "$0")/.." && pwd)
 RINGTAPD=$build/ringtapd RINGTAP=$build/ringtap MW=$build/tools/marker_writer
-T=/sys/kernel/tracing
-[ -e $T/instances ] || mount -t tracefs nodev $T
 command -v trace-cmd >/dev/null || { echo "decode bench: trace-cmd is not installed (scripts/install-deps.sh)"; exit 1; }
-work=$(mktemp -d /var/tmp/ringtap-decode.XXXXXX)
-inst=rtbench-decode-$$
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	[ -d "$T/instances/$inst" ] && rmdir "$T/instances/$inst"
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. "$root/bench/lib.sh"
+bench_setup ringtap-decode rtbench-decode-$$
 ncpu=$(nproc)
 cpus=$(seq -s, 0 $((ncpu - 1)))
 

@@ -126,3 +126,15 @@ check_markers() {
 		END { if (bad) exit 1; if (next_s != n) { printf "cpu %d: %d of %d markers\n", cpu, next_s, n; exit 1 } }
 	' "$report"
 }
+
+# start_writer INSTANCE OUT [marker_writer args...]: marker_writer on the
+# instance's trace_marker in the background, what it wrote reported to OUT;
+# killed at exit if still running.  Sets WRITER_PID: `wait "$WRITER_PID"`
+# gives its status.
+start_writer() {
+	local inst=$1 out=$2
+	shift 2
+	"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" "$@" >"$out" &
+	WRITER_PID=$!
+	PIDS+=("$WRITER_PID")
+}

@@ -129,16 +129,14 @@ PORT=${COL_TCP##*:}
 net_config "$TMP/rt.conf" "$inst" "" \
 	"[output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\ntoken_file = $TMP/token\nspill_dir = $TMP/spill-net\nmax_file_size = 256K\nreconnect_min_ms = 20\nreconnect_max_ms = 300\n"
 start_daemon "$TMP/rt.conf" "$TMP/d2.log"
-"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 30000 -r 6000 >"$TMP/written" &
-writer=$!
-PIDS+=($writer)
+start_writer "$inst" "$TMP/written" -c "$cpus" -n 30000 -r 6000
 for i in 1 2 3 4; do
 	sleep 0.8
 	kill_collector tcp
 	sleep 0.3
 	start_collector tcp "$TMP/c2-$i.log" -d "$TMP/c1" --listen "tcp:127.0.0.1:$PORT" --insecure --token-file "$TMP/token"
 done
-wait $writer || fail "marker_writer failed"
+wait "$WRITER_PID" || fail "marker_writer failed"
 "$RINGTAP" status -c "$TMP/rt.conf" >"$TMP/status" || fail "ringtap status failed"
 stop_daemon TERM || { cat "$TMP/d2.log"; fail "ringtapd exited with $?"; }
 kill_collector tcp TERM
@@ -165,9 +163,7 @@ for reader in mmap read; do
 	rm -f "$TMP/col.sock"
 	start_daemon "$TMP/rt.conf" "$TMP/d3.log"
 	# about 2.3 MB per CPU in 2.5 s; the collector comes after 1.5 s
-	"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 10000 -r 4000 -s 200 >"$TMP/written" &
-	writer=$!
-	PIDS+=($writer)
+	start_writer "$inst" "$TMP/written" -c "$cpus" -n 10000 -r 4000 -s 200
 	sleep 1.2
 	"$RINGTAP" status -c "$TMP/rt.conf" >"$TMP/status" || fail "ringtap status failed"
 	grep -E "^net " "$TMP/status"
@@ -175,7 +171,7 @@ for reader in mmap read; do
 	ls "$TMP/spill-small"/cpu0.spill >/dev/null || fail "no spill file"
 	sleep 0.3
 	start_collector unix "$TMP/c3.log" -d "$TMP/c1" --listen "unix:$TMP/col.sock"
-	wait $writer || fail "marker_writer failed"
+	wait "$WRITER_PID" || fail "marker_writer failed"
 	sleep 0.5
 	stop_daemon TERM || { cat "$TMP/d3.log"; fail "ringtapd exited with $?"; }
 	kill_collector unix TERM
@@ -228,9 +224,7 @@ keep="[output \"sock\"]\ntype = unix\naddress = $TMP/col.sock\nspill_dir = $TMP/
 net_config "$TMP/rt.conf" "$inst" "" \
 	"$keep\n[output \"net\"]\ntype = tcp\naddress = $COL_TCP\ninsecure = yes\nspill_dir = $TMP/spill-net\n"
 start_daemon "$TMP/rt.conf" "$TMP/d5.log"
-"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 20000 -r 8000 >"$TMP/written" &
-writer=$!
-PIDS+=($writer)
+start_writer "$inst" "$TMP/written" -c "$cpus" -n 20000 -r 8000
 sleep 1
 net_config "$TMP/rt.conf" "$inst" "" "${keep}queue_size = 32M\n"
 kill -HUP "$DAEMON_PID"
@@ -239,7 +233,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 grep -q "reload done" "$TMP/d5.log" || { cat "$TMP/d5.log"; fail "reload not done"; }
-wait $writer || fail "marker_writer failed"
+wait "$WRITER_PID" || fail "marker_writer failed"
 stop_daemon TERM || { cat "$TMP/d5.log"; fail "ringtapd exited with $?"; }
 kill_collector unix TERM
 kill_collector tcp TERM

@@ -733,6 +733,70 @@ static void test_err_outputs(void **state)
 	free(big);
 }
 
+/*
+ * Socket-output settings refused: @keys make up the section [output "c"]
+ * after conf()'s own (its header is line 8, its keys start on line 9),
+ * @trace is one more [trace] line; the error is at @line and says @part.
+ * A failure is reported at the entry's own line.
+ */
+struct bad_output {
+	const char *trace, *keys;
+	int line;
+	const char *part;
+	int srcline;
+};
+#define BAD_OUTPUT(trace, keys, line, part) { trace, keys, line, part, __LINE__ }
+
+static const struct bad_output bad_socket[] = {
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\n", 8,
+		   "output 'c': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes'"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ninsecure = no\n", 11,
+		   "type 'tcp' would need TLS"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = yes\n", 8,
+		   "output 'c': type 'tcp' needs 'address'"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = host\n", 11,
+		   "output 'c': address: 'host' is not host:port"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = ::1:80\n", 11,
+		   "address: '::1:80' is not host:port"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = []:80\n", 11,
+		   "address: '[]:80' is not host:port"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = h:0\n", 11,
+		   "port 1..65535"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = :80\n", 11,
+		   "address: ':80' is not host:port"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = maybe\n", 10,
+		   "output 'c': insecure: 'maybe' is not yes or no"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\ninsecure = yes\n", 11,
+		   "output 'c': 'insecure' is only for type 'tcp'"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\nmax_files = 3\n", 11,
+		   "output 'c': 'max_files' is not allowed for type 'unix'"),
+	BAD_OUTPUT("", "type = discard\nspill_size = 0\n", 10,
+		   "'spill_size' is only for types 'tcp' and 'unix'"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\nqueue_size = 512K\n", 11,
+		   "queue_size: '512K' is too small (at least 1M)"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\nspill_size = 4K\n", 11,
+		   "spill_size: '4K' is too small (0, or at least 1M)"),
+	BAD_OUTPUT("subbuf_size_kb = 512",
+		   "type = unix\naddress = /s\nqueue_size = 1M\n", 11,
+		   "output 'c': queue_size is smaller than 4 sub-buffers (subbuf_size_kb = 512)"),
+	BAD_OUTPUT("subbuf_size_kb = 512",
+		   "type = unix\naddress = /s\nspill_size = 1M\n", 11,
+		   "spill_size is smaller than 4 sub-buffers"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\nspill_dir = spool\n", 11,
+		   "spill_dir: 'spool' is not an absolute path"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\nreconnect_min_ms = 0\n", 11,
+		   "reconnect_min_ms: '0' is out of range 1..3600000"),
+	BAD_OUTPUT("",
+		   "type = unix\naddress = /s\n"
+		   "reconnect_min_ms = 500\nreconnect_max_ms = 200\n",
+		   12,
+		   "reconnect_max_ms (200) is smaller than reconnect_min_ms (500)"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\nstop_timeout_ms = 3600001\n",
+		   11, "stop_timeout_ms: '3600001' is out of range 0..3600000"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\ntoken_file = token\n", 11,
+		   "token_file: 'token' is not an absolute path"),
+};
+
 /* type = tcp / unix: defaults, every key, and what is refused. */
 static void test_socket_outputs(void **state)
 {
@@ -788,91 +852,16 @@ static void test_socket_outputs(void **state)
 			 0);
 	rt_config_free(&cfg);
 
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"),
-		   8,
-		   "output 'c': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes'");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"insecure = no\n"),
-		   11, "type 'tcp' would need TLS");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"),
-		   8, "output 'c': type 'tcp' needs 'address'");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
-			"address = host\n"),
-		   11, "output 'c': address: 'host' is not host:port");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
-			"address = ::1:80\n"),
-		   11, "address: '::1:80' is not host:port");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
-			"address = []:80\n"),
-		   11, "address: '[]:80' is not host:port");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
-			"address = h:0\n"),
-		   11, "port 1..65535");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\ninsecure = yes\n"
-			"address = :80\n"),
-		   11, "address: ':80' is not host:port");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\ninsecure = maybe\n"),
-		   10, "output 'c': insecure: 'maybe' is not yes or no");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"insecure = yes\n"),
-		   11, "output 'c': 'insecure' is only for type 'tcp'");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"max_files = 3\n"),
-		   11, "output 'c': 'max_files' is not allowed for type 'unix'");
+	for (size_t i = 0; i < sizeof(bad_socket) / sizeof(bad_socket[0]); i++) {
+		const struct bad_output *b = &bad_socket[i];
+		char tail[256];
+
+		snprintf(tail, sizeof(tail), "[output \"c\"]\n%s", b->keys);
+		check_error(conf("ftrace:print", b->trace, tail), b->line,
+			    b->part, __FILE__, b->srcline);
+	}
 	want_error(conf("ftrace:print", "", "address = /s\n"), 8,
 		   "output 'o': 'address' is only for types 'tcp' and 'unix'");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = discard\nspill_size = 0\n"),
-		   10, "'spill_size' is only for types 'tcp' and 'unix'");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"queue_size = 512K\n"),
-		   11, "queue_size: '512K' is too small (at least 1M)");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"spill_size = 4K\n"),
-		   11, "spill_size: '4K' is too small (0, or at least 1M)");
-	want_error(conf("ftrace:print", "subbuf_size_kb = 512",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"queue_size = 1M\n"),
-		   11,
-		   "output 'c': queue_size is smaller than 4 sub-buffers (subbuf_size_kb = 512)");
-	want_error(conf("ftrace:print", "subbuf_size_kb = 512",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"spill_size = 1M\n"),
-		   11, "spill_size is smaller than 4 sub-buffers");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"spill_dir = spool\n"),
-		   11, "spill_dir: 'spool' is not an absolute path");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"reconnect_min_ms = 0\n"),
-		   11, "reconnect_min_ms: '0' is out of range 1..3600000");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"reconnect_min_ms = 500\nreconnect_max_ms = 200\n"),
-		   12,
-		   "reconnect_max_ms (200) is smaller than reconnect_min_ms (500)");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"stop_timeout_ms = 3600001\n"),
-		   11, "stop_timeout_ms: '3600001' is out of range 0..3600000");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"token_file = token\n"),
-		   11, "token_file: 'token' is not an absolute path");
 }
 
 static void test_err_sizes(void **state)
