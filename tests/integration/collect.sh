@@ -11,7 +11,7 @@ make_capture() {
 	local out=$1 n=$2 inst
 	shift 2
 	inst=$(new_instance)
-	write_config "$TMP/capture.conf" "$inst" "$out" "flush_interval_ms = 100" "$@"
+	write_config "$TMP/capture.conf" "$inst" "$out" "flush_interval_ms = 100" "subbuf_size_kb = 64" "$@"
 	sed -i 's/^type = file$/type = file\nmax_file_size = 256K/' "$TMP/capture.conf"
 	start_daemon "$TMP/capture.conf" "$TMP/capture.log"
 	"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" \

@@ -88,7 +88,7 @@ kill -0 "$DAEMON_PID" || fail "daemon died on a broken config"
 sleep 0.5
 
 log "reload 3: buffer_size_kb needs a restart"
-config "ftrace:print, sched:sched_wakeup" yes "buffer_size_kb = 8192"
+config "ftrace:print, sched:sched_wakeup" yes "buffer_size_kb = 16384"
 reload_and_wait
 grep -q "reload refused: $conf: 'buffer_size_kb' cannot change on reload" "$TMP/daemon.log" || fail "fixed key: no clear refusal"
 sleep 0.5

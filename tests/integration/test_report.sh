@@ -34,7 +34,7 @@ count() {
 
 # capture_config FILE INSTANCE OUTDIR [MAX_FILE_SIZE]
 capture_config() {
-	write_config "$1" "$2" "$3" "flush_interval_ms = 200"
+	write_config "$1" "$2" "$3" "flush_interval_ms = 200" "subbuf_size_kb = 64"
 	sed -i "s/^events = .*/$EVENTS/" "$1"
 	[ -n "${4:-}" ] && sed -i "s/^type = file\$/&\nmax_file_size = $4/" "$1"
 	return 0

@@ -6,7 +6,7 @@
 inst=$(new_instance)
 N=20000
 cfg=$TMP/rt.conf
-write_config "$cfg" "$inst" "$TMP/out" "flush_interval_ms = 100"
+write_config "$cfg" "$inst" "$TMP/out" "flush_interval_ms = 100" "subbuf_size_kb = 64"
 grep -v '^max_file_size' "$cfg" | sed 's/^type = file$/type = file\nmax_file_size = 256K/' >"$cfg.new" && mv "$cfg.new" "$cfg"
 start_daemon "$cfg" "$TMP/daemon.log"
 "$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c 0 -n $N -r 40000 -s 100 >"$TMP/written" ||

@@ -126,7 +126,7 @@ rm -rf "$TMP/c1"
 echo "s3cret-$RANDOM" >"$TMP/token"
 start_collector tcp "$TMP/c2-0.log" -d "$TMP/c1" --listen tcp:127.0.0.1:0 --insecure --token-file "$TMP/token"
 PORT=${COL_TCP##*:}
-net_config "$TMP/rt.conf" "$inst" "" \
+net_config "$TMP/rt.conf" "$inst" "subbuf_size_kb = 64" \
 	"[output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\ntoken_file = $TMP/token\nspill_dir = $TMP/spill-net\nmax_file_size = 256K\nreconnect_min_ms = 20\nreconnect_max_ms = 300\n"
 start_daemon "$TMP/rt.conf" "$TMP/d2.log"
 start_writer "$inst" "$TMP/written" -c "$cpus" -n 30000 -r 6000

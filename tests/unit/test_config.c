@@ -205,8 +205,8 @@ static void test_defaults(void **state)
 				    "[output \"o\"]\ntype = discard\n"),
 			 0);
 	assert_string_equal(cfg.instance, "ringtap");
-	assert_int_equal(cfg.buffer_size_kb, 4096);
-	assert_int_equal(cfg.subbuf_size_kb, 64);
+	assert_int_equal(cfg.buffer_size_kb, 8192);
+	assert_int_equal(cfg.subbuf_size_kb, 256);
 	assert_string_equal(cfg.clock, "mono");
 	assert_int_equal(cfg.buffer_percent, 50);
 	assert_int_equal(cfg.flush_interval_ms, 500);
