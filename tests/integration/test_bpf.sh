@@ -32,7 +32,7 @@ PORT=$((20000 + RANDOM % 20000))
 
 inst=$(new_instance)
 write_config "$TMP/rt.conf" "$inst" "$TMP/out"
-sed -i 's/^events = ftrace:print$/events = sched:sched_process_exec, ftrace:print/' "$TMP/rt.conf"
+sed -i 's/^events = ftrace:print$/events = sched:sched_process_exec, tcp:tcp_retransmit_skb, ftrace:print/' "$TMP/rt.conf"
 cat >>"$TMP/rt.conf" <<CONF
 
 [bpf "procs"]
@@ -101,6 +101,32 @@ for port in (int(sys.argv[1]), int(sys.argv[1]) + 1):
     a.close()
     s.close()
 PY
+# tcp retransmits, on loopback with nothing changed: a listener with a
+# backlog of 0 whose accept queue one connection fills drops the next SYNs
+# (ListenOverflows), so the connecting side retransmits its SYN after 1 s.
+# On PORT (the filter) and PORT+1 (outside it); prints the client ports.
+python3 - "$PORT" >"$TMP/rtx.txt" <<'PY' || fail "the retransmit generator failed"
+import socket, sys, time
+port = int(sys.argv[1])
+keep = []
+for p in (port, port + 1):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", p))
+    s.listen(0)
+    keep += [s, socket.create_connection(("127.0.0.1", p))]  # never accepted
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(("127.0.0.1", p))
+    except BlockingIOError:
+        pass
+    keep.append(c)
+    print(p, c.getsockname()[1])
+time.sleep(1.6)
+for s in keep:
+    s.close()
+PY
 # block_latency: 16 direct reads of 4 KiB.
 dd if="$LOOP" of=/dev/null iflag=direct bs=4k count=16 status=none
 sleep 0.5
@@ -149,6 +175,18 @@ bpfev tcp_state | has '.fields.saddr == "127.0.0.1" and .fields.daddr == "127.0.
 	{ bpfev tcp_state | head -3; fail "tcp_state events lack the loopback addresses"; }
 [ -z "$(bpfev tcp_state | jq -r --argjson p "$PORT" 'select(.fields.sport != $p and .fields.dport != $p)')" ] ||
 	fail "tcp_state events outside the port filter"
+
+# tcp retransmits: the SYN to PORT, from its client port, with addresses
+# and the state; the one to PORT+1 happened (the tracepoint saw it) but is
+# outside the filter.
+read -r _ cport <<<"$(sed -n 1p "$TMP/rtx.txt")"
+read -r _ cport2 <<<"$(sed -n 2p "$TMP/rtx.txt")"
+bpfev tcp_retransmit | has '.fields.sport == $c and .fields.dport == $p and .fields.saddr == "127.0.0.1" and .fields.daddr == "127.0.0.1" and .fields.family == "AF_INET" and .fields.state == "SYN_SENT"' --argjson c "$cport" --argjson p "$PORT" ||
+	{ bpfev tcp_retransmit; jq -c 'select(.event == "tcp:tcp_retransmit_skb")' "$TMP/report.json"; fail "no ringtap:tcp_retransmit of 127.0.0.1:$cport -> 127.0.0.1:$PORT"; }
+jq -c 'select(.event == "tcp:tcp_retransmit_skb")' "$TMP/report.json" | has '.fields.sport == $c and .fields.dport == $p' --argjson c "$cport2" --argjson p $((PORT + 1)) ||
+	fail "the kernel did not retransmit to port $((PORT + 1)) (tcp:tcp_retransmit_skb): the negative case proves nothing"
+[ -z "$(bpfev tcp_retransmit | jq -r --argjson p "$PORT" 'select(.fields.sport != $p and .fields.dport != $p)')" ] ||
+	{ bpfev tcp_retransmit; fail "tcp_retransmit events outside the port filter"; }
 
 # block_latency: the direct reads, on the loop device, 4 KiB each.
 n=$(bpfev block_latency | jq -c --arg d "$majmin" 'select(.fields.dev == $d and (.fields.op | startswith("R")) and .fields.bytes == 4096)' | wc -l)
