@@ -51,10 +51,16 @@ static __always_inline bool rt_comm_match(const char *comm)
 	return true;
 }
 
-/* Does the task (tgid, comm) pass the section's filters? */
-static __always_inline bool rt_task_wanted(__u32 tgid, const char *comm)
+/* Does @task (not the current one; @comm read from it) pass the
+ * section's filters?  Its cgroup is its cgroup v2 group, as for
+ * bpf_get_current_cgroup_id(). */
+static __always_inline bool rt_task_wanted(struct task_struct *task,
+					   const char *comm)
 {
-	if (rt_filter_tgid && tgid != rt_filter_tgid)
+	if (rt_filter_tgid && BPF_CORE_READ(task, tgid) != rt_filter_tgid)
+		return false;
+	if (rt_filter_cgroup &&
+	    BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id) != rt_filter_cgroup)
 		return false;
 	return rt_comm_match(comm);
 }

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +238,25 @@ static int parse_u(const char *path, const struct rt_bpf_param *kv,
 	return 0;
 }
 
+/* Where cgroup v2 is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified
+ * on a hybrid system, as /proc/self/mounts says. */
+static void cgroup2_mount(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[4096], dir[4096], type[64];
+
+	snprintf(buf, size, "/sys/fs/cgroup");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(buf, size, "%s", dir);
+			break;
+		}
+	fclose(f);
+}
+
 static int parse_param(const char *path, const struct rt_bpf_section *s,
 		       const struct rt_bpf_param *kv, struct params *p)
 {
@@ -253,6 +274,14 @@ static int parse_param(const char *path, const struct rt_bpf_section *s,
 		}
 		return 0;
 	}
+	/* tcp's events happen in softirq context as often as not: the
+	 * current task says nothing about the connection */
+	if (p->b && !strcmp(p->b->name, "tcp") &&
+	    (!strcmp(k, "pid") || !strcmp(k, "comm") || !strcmp(k, "cgroup"))) {
+		log_err("%s:%d: %s: program tcp has no pid, comm or cgroup filter (its events happen in softirq context); it takes port",
+			path, kv->line, k);
+		return -EINVAL;
+	}
 	if (!strcmp(k, "pid")) {
 		if (parse_u(path, kv, INT32_MAX, &n) < 0)
 			return -EINVAL;
@@ -269,12 +298,26 @@ static int parse_param(const char *path, const struct rt_bpf_section *s,
 		return 0;
 	}
 	if (!strcmp(k, "cgroup")) {
-		char dir[4096];
+		char dir[8200], mnt[4096];
+		struct statfs sfs;
 
-		snprintf(dir, sizeof(dir), "%s%s", *v == '/' ? "" : "/sys/fs/cgroup/", v);
-		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			log_err("%s:%d: cgroup: '%s' is not a cgroup v2 directory: %m",
+		cgroup2_mount(mnt, sizeof(mnt));
+		snprintf(dir, sizeof(dir), "%s%s%s", *v == '/' ? "" : mnt,
+			 *v == '/' ? "" : "/", v);
+		if (stat(dir, &st) < 0) {
+			log_err("%s:%d: cgroup: '%s': %m", path, kv->line, dir);
+			return -EINVAL;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			log_err("%s:%d: cgroup: '%s' is not a directory",
 				path, kv->line, dir);
+			return -EINVAL;
+		}
+		/* bpf_get_current_cgroup_id() is the task's cgroup v2 id:
+		 * a cgroup v1 directory would match nothing */
+		if (statfs(dir, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+			log_err("%s:%d: cgroup: '%s' is not on a cgroup v2 file system (cgroup v2 is mounted at %s)",
+				path, kv->line, dir, mnt);
 			return -EINVAL;
 		}
 		p->cgroup = st.st_ino; /* the cgroup id on cgroup v2 */

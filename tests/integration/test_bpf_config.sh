@@ -146,4 +146,7 @@ check_err '[bpf "x"]\nprogram = syscall_latency\nsyscall = nosuchcall' "syscall:
 check_err '[bpf "x"]\nprogram = block_latency\ndev = sda' "dev: expected MAJOR:MINOR"
 check_err '[bpf "x"]\nprogram = exec\nobject = /x.o' "needs one of 'program = NAME' or 'object = PATH'"
 check_err '[bpf "x"]\nobject = /nonexistent.bpf.o' "object: cannot read '/nonexistent.bpf.o'"
+check_err '[bpf "x"]\nprogram = tcp\ncomm = curl' "e.conf:$((L + 1)): comm: program tcp has no pid, comm or cgroup filter"
+check_err '[bpf "x"]\nprogram = exec\ncgroup = /tmp' "e.conf:$((L + 1)): cgroup: '/tmp' is not on a cgroup v2 file system"
+check_err '[bpf "x"]\nprogram = exec\ncgroup = rttest-no-such-group' "rttest-no-such-group': No such file or directory"
 exit 0
