@@ -528,18 +528,21 @@ static void printk_wait_enabled(void)
 	log_debug("top-level instance: bpf_trace:bpf_trace_printk was not enabled within 1 s of the load");
 }
 
-static void printk_state_restore(void)
+/* Put the top-level event back as found; true if it had to. */
+static bool printk_state_restore(void)
 {
+	bool changed = false;
 	char c, want;
 	int fd;
 
 	if (bpf.printk_enable_was < 0)
-		return;
+		return false;
 	fd = open(bpf.printk_enable_path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return false;
 	want = bpf.printk_enable_was ? '1' : '0';
 	if (read(fd, &c, 1) == 1 && c != want) {
+		changed = true;
 		if (pwrite(fd, &want, 1, 0) == 1)
 			log_info("top-level instance: bpf_trace:bpf_trace_printk set back to %c (loading a program that calls bpf_trace_printk had changed it)",
 				 want);
@@ -548,6 +551,28 @@ static void printk_state_restore(void)
 				 want);
 	}
 	close(fd);
+	return changed;
+}
+
+/*
+ * After the loads: the verifier asks for the helper more than once per
+ * program (checking, then fixing up the calls), and each time queues the
+ * kernel's work item that enables the event; one that runs after our
+ * restore enables it again.  So restore, then watch until it has stayed
+ * as found for RT_PRINTK_SETTLE_MS.
+ */
+#define RT_PRINTK_SETTLE_MS 300
+static void printk_settle(void)
+{
+	int quiet = 0;
+
+	printk_state_restore();
+	if (!bpf.printk_used)
+		return;
+	while (quiet < RT_PRINTK_SETTLE_MS) {
+		usleep(10000);
+		quiet = printk_state_restore() ? 0 : quiet + 10;
+	}
 }
 
 /* ---- loading ---- */
@@ -566,7 +591,8 @@ static void prog_free(struct prog *pr)
 	pr->stats_fd = -1;
 }
 
-static int load_builtin(struct prog *pr)
+/* Open and load (the verifier runs); attach too when @attach. */
+static int load_builtin(struct prog *pr, bool attach)
 {
 	const struct builtin *b = pr->p.b;
 	int r;
@@ -579,7 +605,7 @@ static int load_builtin(struct prog *pr)
 	r = bpf_map__reuse_fd(b->ring(pr->skel), bpf.ring_fd);
 	if (!r)
 		r = bpf_object__load(pr->obj);
-	if (!r)
+	if (!r && attach)
 		r = b->attach(pr->skel);
 	if (!r)
 		pr->stats_fd = bpf_map__fd(b->stats(pr->skel));
@@ -630,7 +656,7 @@ static bool set_rodata(struct bpf_object *obj, const char *var,
 /* An external object: its rt_events map becomes ours; every program is
  * attached as its section name says; the filters of bpf/ringtap.bpf.h
  * are set when it has them. */
-static int load_object(struct prog *pr)
+static int load_object(struct prog *pr, bool attach)
 {
 	struct bpf_program *prog;
 	struct bpf_map *m;
@@ -663,7 +689,7 @@ static int load_object(struct prog *pr)
 	bpf_object__for_each_program(prog, pr->obj) {
 		struct bpf_link **n, *l;
 
-		if (!bpf_program__autoload(prog))
+		if (!attach || !bpf_program__autoload(prog))
 			continue;
 		l = bpf_program__attach(prog);
 		if (!l)
@@ -733,7 +759,7 @@ int rt_bpf_start(const struct rt_bpf_section *secs, size_t nr,
 		pr->name = strdup(secs[i].name);
 		if (!pr->name)
 			return -ENOMEM;
-		r = pr->p.b ? load_builtin(pr) : load_object(pr);
+		r = pr->p.b ? load_builtin(pr, true) : load_object(pr, true);
 		if (r < 0) {
 			if (!pr->p.optional) {
 				log_err("bpf \"%s\": cannot load or attach %s '%s' (%s): the kernel's messages are above; 'optional = yes' would skip it",
@@ -761,8 +787,69 @@ int rt_bpf_start(const struct rt_bpf_section *secs, size_t nr,
 	 * top-level one the kernel is enabling it in */
 	if (bpf.printk_used)
 		printk_wait_enabled();
-	printk_state_restore();
+	printk_settle();
 	return 0;
+}
+
+int rt_bpf_verify(const struct rt_bpf_section *secs, size_t nr,
+		  const char *path)
+{
+	bool failed = false;
+	int r = 0;
+
+	if (!nr)
+		return 0;
+	libbpf_set_print(libbpf_log);
+	/* the programs' rt_events: one small ring, never read */
+	bpf.ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "rt_events", 0, 0,
+				     64 * 1024, NULL);
+	if (bpf.ring_fd < 0) {
+		r = -errno;
+		log_err("cannot create a BPF ring buffer: %m%s",
+			r == -EPERM ? " (loading BPF programs needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		return r;
+	}
+	printk_state_save();
+	for (size_t i = 0; i < nr; i++) {
+		struct prog pr = { .stats_fd = -1 };
+		const char *what;
+
+		if (parse_section(path, &secs[i], &pr.p) < 0) {
+			failed = true;
+			continue;
+		}
+		pr.name = strdup(secs[i].name);
+		if (!pr.name) {
+			r = -ENOMEM;
+			break;
+		}
+		what = pr.p.b ? pr.p.b->name : pr.p.object;
+		r = pr.p.b ? load_builtin(&pr, false) : load_object(&pr, false);
+		if (r < 0 && pr.p.optional) {
+			log_warn("%s:%d: bpf \"%s\": the kernel refuses %s '%s' (%s): it would be skipped (optional)",
+				 path, secs[i].line, pr.name,
+				 pr.p.b ? "program" : "object", what, strerror(-r));
+		} else if (r < 0) {
+			log_err("%s:%d: bpf \"%s\": the kernel refuses %s '%s' (%s): the verifier's messages are above; 'optional = yes' would skip it",
+				path, secs[i].line, pr.name,
+				pr.p.b ? "program" : "object", what, strerror(-r));
+			failed = true;
+		} else {
+			bpf.printk_used |= calls_printk(pr.obj);
+			log_info("bpf \"%s\": %s '%s' loaded and verified (not attached)",
+				 pr.name, pr.p.b ? "program" : "object", what);
+		}
+		r = 0;
+		prog_free(&pr);
+	}
+	if (bpf.printk_used)
+		printk_wait_enabled();
+	printk_settle();
+	bpf.printk_enable_was = -1;
+	bpf.printk_used = false;
+	close(bpf.ring_fd);
+	bpf.ring_fd = -1;
+	return r < 0 ? r : failed ? -EINVAL : 0;
 }
 
 static void *drain_thread(void *arg)

@@ -13,6 +13,18 @@ command -v clang >/dev/null || fail "clang missing: scripts/install-deps.sh"
 rt_progs() { bpftool prog list | grep -c 'name rt_' || true; }
 PRINTK_ENABLE=$TRACEFS/events/bpf_trace/bpf_trace_printk/enable
 top_before=$(cat "$TRACEFS/set_event" "$PRINTK_ENABLE")
+printk_before=$(cat "$PRINTK_ENABLE")
+# A failure kills the daemon before it can put the top-level event back:
+# undo what our printk program made the kernel do, then the usual cleanup.
+restore_top() {
+	local rc=$? p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	PIDS=()
+	[ "$(cat "$PRINTK_ENABLE")" = "$printk_before" ] || echo "$printk_before" >"$PRINTK_ENABLE"
+	(exit $rc)
+	cleanup
+}
+trap restore_top EXIT
 bpfcc() {
 	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I"$RT_BUILD/bpf" \
 		-I"$ROOT/bpf" -I"$ROOT/include" -c "$1" -o "$2" || fail "cannot compile $1"
@@ -84,6 +96,20 @@ grep -q 'bpf "bad": cannot load or attach object' "$TMP/bad.log" || { cat "$TMP/
 instance_exists "$inst" && fail "instance left behind after a failed start"
 [ "$(rt_progs)" = 0 ] || fail "programs left attached after a failed start"
 
+# 1b. --check-config loads the programs too (the verifier runs), attaches
+# none and leaves no instance: the refusal is reported with the verifier's
+# message and the section's line; status 1.
+L_BAD=$(grep -n '^\[bpf "bad"\]' "$TMP/bad.conf" | cut -d: -f1)
+"$RINGTAPD" -c "$TMP/bad.conf" --check-config >"$TMP/check.log" 2>&1
+rc=$?
+[ $rc = 1 ] || { cat "$TMP/check.log"; fail "--check-config with a program the verifier refuses: status $rc, expected 1"; }
+grep -q "invalid mem access 'map_value_or_null'" "$TMP/check.log" || { cat "$TMP/check.log"; fail "--check-config: the verifier's message is not in its output"; }
+grep -qF "bad.conf:$L_BAD: bpf \"bad\": the kernel refuses object '$TMP/bad.bpf.o'" "$TMP/check.log" ||
+	{ cat "$TMP/check.log"; fail "--check-config: no error naming the file, line and section"; }
+grep -q "configuration is valid" "$TMP/check.log" && fail "--check-config called a refused program valid"
+ls "$TRACEFS/instances" | grep -q "^$inst" && fail "--check-config left an instance"
+[ "$(rt_progs)" = 0 ] || fail "--check-config left programs loaded"
+
 # 2. optional = yes: skipped with a warning; the external object and the
 # printk program run.
 cp "$TMP/base.conf" "$TMP/rt.conf"
@@ -103,6 +129,22 @@ program = bench
 route = printk
 comm = rtgen
 CONF
+# --check-config first: the same programs verified, the refused one a
+# warning, status 0, nothing attached, the top-level instance as found
+# (the printk program makes the kernel enable bpf_trace_printk there).
+"$RINGTAPD" -c "$TMP/rt.conf" --check-config >"$TMP/check2.log" 2>&1 || { cat "$TMP/check2.log"; fail "--check-config with optional = yes failed"; }
+grep -q "warning: .*bpf \"bad\": the kernel refuses object .*it would be skipped (optional)" "$TMP/check2.log" ||
+	{ cat "$TMP/check2.log"; fail "--check-config: no warning for the optional program"; }
+grep -q "invalid mem access 'map_value_or_null'" "$TMP/check2.log" || { cat "$TMP/check2.log"; fail "--check-config: the optional program's verifier message is missing"; }
+for sec in ext text; do
+	grep -q "bpf \"$sec\": .* loaded and verified (not attached)" "$TMP/check2.log" || { cat "$TMP/check2.log"; fail "--check-config did not verify [bpf \"$sec\"]"; }
+done
+grep -q "configuration is valid" "$TMP/check2.log" || fail "--check-config did not say valid"
+grep -q 'top-level instance: bpf_trace:bpf_trace_printk set back to 0' "$TMP/check2.log" ||
+	{ cat "$TMP/check2.log"; fail "--check-config: the printk program's load did not change the top-level instance (or it was not restored)"; }
+[ "$(rt_progs)" = 0 ] || fail "--check-config left programs loaded"
+[ "$(cat "$TRACEFS/set_event" "$PRINTK_ENABLE")" = "$top_before" ] || fail "--check-config changed the top-level instance"
+ls "$TRACEFS/instances" | grep -q "^$inst" && fail "--check-config left an instance"
 start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
 grep -q 'warning: bpf "bad": .*skipped (optional)' "$TMP/daemon.log" || { cat "$TMP/daemon.log"; fail "no warning for the optional program"; }
 # the kernel had turned the top-level event on when the printk program loaded
