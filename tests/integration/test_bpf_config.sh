@@ -171,6 +171,55 @@ n=$("$RINGTAP" report --event ringtap:bench "$TMP/out" | grep -c 'comm=rtgen')
 n=$("$RINGTAP" report --event bpf_trace:bpf_trace_printk "$TMP/out" | grep -c 'ringtap bench seq=')
 [ "$n" = 100 ] || fail "$n bpf_trace_printk events, expected 100"
 
+# 2b. Drops, counted and shown: while ringtapd is stopped (SIGSTOP) nothing
+# drains the 4 MiB BPF ring buffer, and 150000 events of 56 bytes (with the
+# ring's record header) do not fit.  status --metrics and --json show the
+# program's counters per section (dropped per CPU), report --stats the same.
+inst2=$(new_instance)
+write_config "$TMP/drop.conf" "$inst2" "$TMP/out2"
+printf '\n[bpf "flood"]\nobject = %s\ncomm = rtflood\n' "$TMP/good.bpf.o" >>"$TMP/drop.conf"
+printf '#!/usr/bin/perl\ngetppid() for 1..150000;\n' >"$TMP/rtflood"
+chmod +x "$TMP/rtflood"
+start_daemon "$TMP/drop.conf" "$TMP/drop.log"
+kill -STOP "$DAEMON_PID"
+"$TMP/rtflood"
+kill -CONT "$DAEMON_PID"
+# the drain catches up: written reaches emitted
+for _ in $(seq 1 100); do
+	"$RINGTAP" status -c "$TMP/drop.conf" --metrics >"$TMP/metrics.txt" || fail "status --metrics failed"
+	m() { awk -v k="$1" 'index($0, k) == 1 { s += $NF; n++ } END { if (!n) print "none"; else printf "%d\n", s }' "$TMP/metrics.txt"; }
+	sel="{instance=\"$inst2\",bpf=\"flood\",program=\"$TMP/good.bpf.o\""
+	seen=$(m "ringtap_bpf_seen_events_total$sel}") emitted=$(m "ringtap_bpf_emitted_events_total$sel}")
+	dropped=$(m "ringtap_bpf_dropped_events_total$sel,cpu=") written=$(m "ringtap_bpf_written_events_total{instance=\"$inst2\"}")
+	[ "$written" = "$emitted" ] && break
+	sleep 0.1
+done
+cat "$TMP/metrics.txt" | grep ringtap_bpf
+[ "$seen" = 150000 ] || fail "metrics: seen $seen, expected 150000"
+[ "$dropped" != none ] && [ "$dropped" -gt 0 ] && [ $((emitted + dropped)) = 150000 ] ||
+	fail "metrics: emitted $emitted + dropped $dropped should be 150000, with drops"
+[ "$(grep -c "^ringtap_bpf_dropped_events_total$sel,cpu=" "$TMP/metrics.txt")" = "$(grep -c "^ringtap_bpf_dropped_events_total" "$TMP/metrics.txt")" ] || fail "metrics: dropped lines of another section"
+[ "$(grep -c "^ringtap_bpf_dropped_events_total$sel,cpu=" "$TMP/metrics.txt")" -ge "$NCPUS" ] || fail "metrics: not one dropped line per CPU"
+[ "$written" = "$emitted" ] || fail "metrics: written $written, emitted $emitted"
+grep -q '^ringtap_bpf_lost_write_events_total{instance="'"$inst2"'"} 0$' "$TMP/metrics.txt" || fail "metrics: no lost_write counter"
+for t in seen emitted dropped written lost_write; do
+	grep -q "^# TYPE ringtap_bpf_${t}_events counter$" "$TMP/metrics.txt" || fail "metrics: no TYPE line for ringtap_bpf_${t}_events"
+done
+"$RINGTAP" status -c "$TMP/drop.conf" --json >"$TMP/drop.json" || fail "status --json failed"
+jq -e --argjson d "$dropped" --argjson e "$emitted" '.bpf | map(select(.name == "flood")) | .[0] |
+	.seen == 150000 and .emitted == $e and .dropped == $d and
+	([to_entries[] | select(.key | startswith("dropped_cpu")) | .value] | add) == $d' "$TMP/drop.json" >/dev/null ||
+	{ cat "$TMP/drop.json"; fail "status --json: the flood section's counters"; }
+jq -e --argjson e "$emitted" '.bpf | map(select(.name == "-")) | .[0] | .written == $e and .lost_write == 0' "$TMP/drop.json" >/dev/null ||
+	{ cat "$TMP/drop.json"; fail "status --json: the drain's counters"; }
+"$RINGTAP" status -c "$TMP/drop.conf" >"$TMP/drop.txt" || fail "status failed"
+awk -v d="$dropped" '$1 == "flood" { found = 1; exit !($5 == d) } END { if (!found) exit 1 }' "$TMP/drop.txt" ||
+	{ cat "$TMP/drop.txt"; fail "status: the flood section's drops"; }
+stop_daemon TERM || { cat "$TMP/drop.log"; fail "ringtapd exited with $?"; }
+"$RINGTAP" report --stats "$TMP/out2" >"$TMP/drop_stats.txt" || fail "report --stats failed"
+awk -v d="$dropped" '$1 == "flood" && $2 != "" { s += $3; dr += $5 } END { exit !(s == 150000 && dr == d) }' "$TMP/drop_stats.txt" ||
+	{ cat "$TMP/drop_stats.txt"; fail "report --stats: the flood program's drops"; }
+
 # 3. Parameter errors name the file and line, exit status 2.
 check_err() {
 	local body=$1 want=$2
