@@ -25,6 +25,22 @@ struct {
 	__type(value, __u64);
 } rt_stats SEC(".maps");
 
+/*
+ * External objects: RT_EVENT(NAME, ID) declares an event the object emits
+ * as `struct NAME`, which starts with `struct rt_bpf_hdr h` and is
+ * reserved with rt_reserve(sizeof(struct NAME), ID); ID is the object's
+ * choice in RT_BPF_ID_EXT_MIN..RT_BPF_ID_EXT_MAX.  ringtapd reads the
+ * declaration and the struct from the object's BTF (a variable in section
+ * .ringtap.events, never loaded), describes the layout in the capture's
+ * metadata, and `ringtap report` shows the events as ringtap:NAME with
+ * typed fields (docs/bpf.md, "External objects").
+ */
+#define RT_EVENT(NAME, ID)                                                  \
+	struct {                                                            \
+		int (*id)[ID];                                              \
+		struct NAME layout[0];                                      \
+	} rt_event__##NAME SEC(".ringtap.events")
+
 /* Filters, set by ringtapd before load; 0 / empty = everything. */
 const volatile __u32 rt_filter_tgid = 0;
 const volatile __u64 rt_filter_cgroup = 0;

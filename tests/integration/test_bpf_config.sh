@@ -30,29 +30,69 @@ bpfcc() {
 		-I"$ROOT/bpf" -I"$ROOT/include" -c "$1" -o "$2" || fail "cannot compile $1"
 }
 
-# An external object: one event per getppid() of rtgen, as ringtap:bench.
+# An external object: one event per getppid() of rtgen, its own
+# ringtap:ext_call declared with RT_EVENT(), whose layout ringtapd reads from
+# the object's BTF: every kind of field the decoder has.
 cat >"$TMP/good.bpf.c" <<'C'
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "ringtap.bpf.h"
 char LICENSE[] SEC("license") = "GPL";
+enum ext_color { EXT_RED = 1, EXT_GREEN = 2 };
+struct ext_call {
+	struct rt_bpf_hdr h;
+	__u64 seq;
+	__s32 delta;
+	enum ext_color color;
+	char tag[8];
+	rt_ipaddr_t addr;
+	__u8 raw[4];
+	struct { __u16 lo, hi; } pair;
+	rt_dev_t dev;
+	bool odd;
+};
+#define EXT_CALL 0x52541001
+RT_EVENT(ext_call, EXT_CALL);
 __u64 n;
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int rt_ext(void *ctx)
 {
-	struct rt_bpf_bench *e;
+	struct ext_call *e;
 
 	if (!rt_current_wanted())
 		return 0;
 	rt_count(RT_BPF_STAT_SEEN);
-	e = rt_reserve(sizeof(*e), RT_BPF_EV_BENCH);
+	e = rt_reserve(sizeof(*e), EXT_CALL);
 	if (!e)
 		return 0;
 	e->seq = __sync_fetch_and_add(&n, 1);
+	e->delta = -3;
+	e->odd = e->seq & 1;
+	e->color = e->odd ? EXT_GREEN : EXT_RED;
+	__builtin_memcpy(e->tag, "rtgen", 6);
+	e->addr[10] = e->addr[11] = 0xff;
+	e->addr[12] = 127;
+	e->addr[15] = 1;
+	e->raw[0] = 0xde; e->raw[1] = 0xad; e->raw[2] = 0xbe; e->raw[3] = 0xef;
+	e->pair.lo = 7;
+	e->pair.hi = 9;
+	e->dev = 7 << 20 | 3;
 	rt_submit(e);
 	return 0;
 }
+C
+# An RT_EVENT() whose id is a built-in's range: refused by the config check.
+cat >"$TMP/badid.bpf.c" <<'C'
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "ringtap.bpf.h"
+char LICENSE[] SEC("license") = "GPL";
+struct x_ev { struct rt_bpf_hdr h; __u32 v; };
+RT_EVENT(x_ev, RT_BPF_EV_BENCH);
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int rt_x(void *ctx) { return 0; }
 C
 # One the verifier refuses: a read through a pointer that may be NULL.
 cat >"$TMP/bad.bpf.c" <<'C'
@@ -78,6 +118,7 @@ int rt_bad(void *ctx)
 C
 bpfcc "$TMP/good.bpf.c" "$TMP/good.bpf.o"
 bpfcc "$TMP/bad.bpf.c" "$TMP/bad.bpf.o"
+bpfcc "$TMP/badid.bpf.c" "$TMP/badid.bpf.o"
 cat >"$TMP/rtgen" <<'SH'
 #!/usr/bin/perl
 getppid() for 1..100;
@@ -166,8 +207,20 @@ stop_daemon TERM || { cat "$TMP/daemon.log"; fail "ringtapd exited with $?"; }
 [ "$(rt_progs)" = 0 ] || fail "programs left attached"
 [ "$(cat "$TRACEFS/set_event" "$PRINTK_ENABLE")" = "$top_before" ] || fail "top-level instance changed"
 
-n=$("$RINGTAP" report --event ringtap:bench "$TMP/out" | grep -c 'comm=rtgen')
-[ "$n" = 100 ] || fail "$n ringtap:bench events of the external object, expected 100"
+# The external object's events: named, typed fields from its BTF, in the
+# text report and --json.
+"$RINGTAP" report --event ringtap:ext_call "$TMP/out" >"$TMP/ext.txt" || fail "report --event ringtap:ext_call failed"
+n=$(grep -c 'ringtap:ext_call: pid=[0-9]* tgid=[0-9]* cpu=[0-9] ts=[0-9]* comm=rtgen seq=[0-9]* delta=-3 color=EXT_[A-Z]* tag=rtgen addr=127.0.0.1 raw=deadbeef pair.lo=7 pair.hi=9 dev=7:3 odd=[01]$' "$TMP/ext.txt")
+[ "$n" = 100 ] || { head -3 "$TMP/ext.txt"; fail "$n ringtap:ext_call events of the external object with typed fields, expected 100"; }
+"$RINGTAP" report --json --event ringtap:ext_call "$TMP/out" >"$TMP/ext.json" || fail "report --json failed"
+jq -s -e 'length == 100 and ([.[].fields.seq] | sort) == [range(100)] and
+	all(.[]; .comm == "rtgen" and .fields.delta == -3 and .fields.tag == "rtgen" and
+		.fields.addr == "127.0.0.1" and .fields.raw == "deadbeef" and
+		.fields["pair.lo"] == 7 and .fields["pair.hi"] == 9 and .fields.dev == "7:3" and
+		(.fields.pid | type) == "number" and (.fields.ts | type) == "number" and
+		.fields.color == (if .fields.odd == 1 then "EXT_GREEN" else "EXT_RED" end))' "$TMP/ext.json" >/dev/null ||
+	{ head -2 "$TMP/ext.json"; fail "--json: the external object's events lack their typed fields"; }
+"$RINGTAP" report --stats "$TMP/out" | grep -q '^ringtap:ext_call  *100$' || fail "--stats does not count ringtap:ext_call"
 n=$("$RINGTAP" report --event bpf_trace:bpf_trace_printk "$TMP/out" | grep -c 'ringtap bench seq=')
 [ "$n" = 100 ] || fail "$n bpf_trace_printk events, expected 100"
 
@@ -237,6 +290,7 @@ check_err '[bpf "x"]\nprogram = syscall_latency\nsyscall = nosuchcall' "syscall:
 check_err '[bpf "x"]\nprogram = block_latency\ndev = sda' "dev: expected MAJOR:MINOR"
 check_err '[bpf "x"]\nprogram = exec\nobject = /x.o' "needs one of 'program = NAME' or 'object = PATH'"
 check_err '[bpf "x"]\nobject = /nonexistent.bpf.o' "object: cannot read '/nonexistent.bpf.o'"
+check_err "[bpf \"x\"]\nobject = $TMP/badid.bpf.o" "e.conf:$L: object '$TMP/badid.bpf.o': event x_ev: id 0x52540008 is outside 0x52541000..0x5254ffff"
 check_err '[bpf "x"]\nprogram = tcp\ncomm = curl' "e.conf:$((L + 1)): comm: program tcp has no pid, comm or cgroup filter"
 check_err '[bpf "x"]\nprogram = exec\ncgroup = /tmp' "e.conf:$((L + 1)): cgroup: '/tmp' is not on a cgroup v2 file system"
 check_err '[bpf "x"]\nprogram = exec\ncgroup = rttest-no-such-group' "rttest-no-such-group': No such file or directory"
