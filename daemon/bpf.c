@@ -580,8 +580,8 @@ static int ext_enum(struct ext_ctx *c, const struct btf_type *t,
 	ext.en = n;
 	ext.en[ext.nr_en++] = en;
 done:
-	snprintf(type, type_size, "enum:%s", en.name);
-	return 0;
+	return snprintf(type, type_size, "enum:%s", en.name) < (int)type_size ?
+		       0 : -ENAMETOOLONG;
 oom:
 	for (size_t i = 0; i < en.nr; i++)
 		free(en.names[i]);
