@@ -25,6 +25,22 @@ struct {
 	__type(value, __u64);
 } rt_stats SEC(".maps");
 
+/*
+ * External objects: RT_EVENT(NAME, ID) declares an event the object emits
+ * as `struct NAME`, which starts with `struct rt_bpf_hdr h` and is
+ * reserved with rt_reserve(sizeof(struct NAME), ID); ID is the object's
+ * choice in RT_BPF_ID_EXT_MIN..RT_BPF_ID_EXT_MAX.  ringtapd reads the
+ * declaration and the struct from the object's BTF (a variable in section
+ * .ringtap.events, never loaded), describes the layout in the capture's
+ * metadata, and `ringtap report` shows the events as ringtap:NAME with
+ * typed fields (docs/bpf.md, "External objects").
+ */
+#define RT_EVENT(NAME, ID)                                                  \
+	struct {                                                            \
+		int (*id)[ID];                                              \
+		struct NAME layout[0];                                      \
+	} rt_event__##NAME SEC(".ringtap.events")
+
 /* Filters, set by ringtapd before load; 0 / empty = everything. */
 const volatile __u32 rt_filter_tgid = 0;
 const volatile __u64 rt_filter_cgroup = 0;
@@ -51,10 +67,16 @@ static __always_inline bool rt_comm_match(const char *comm)
 	return true;
 }
 
-/* Does the task (tgid, comm) pass the section's filters? */
-static __always_inline bool rt_task_wanted(__u32 tgid, const char *comm)
+/* Does @task (not the current one; @comm read from it) pass the
+ * section's filters?  Its cgroup is its cgroup v2 group, as for
+ * bpf_get_current_cgroup_id(). */
+static __always_inline bool rt_task_wanted(struct task_struct *task,
+					   const char *comm)
 {
-	if (rt_filter_tgid && tgid != rt_filter_tgid)
+	if (rt_filter_tgid && BPF_CORE_READ(task, tgid) != rt_filter_tgid)
+		return false;
+	if (rt_filter_cgroup &&
+	    BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id) != rt_filter_cgroup)
 		return false;
 	return rt_comm_match(comm);
 }

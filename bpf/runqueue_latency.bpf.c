@@ -2,7 +2,8 @@
 /*
  * runqueue_latency: time from a task's wakeup (sched_wakeup,
  * sched_wakeup_new) or preemption to its running again (sched_switch);
- * emits only waits of at least min_ns.  Filters: pid (tgid), comm.
+ * emits only waits of at least min_ns.  Filters: pid (tgid), comm,
+ * cgroup, of the task that waits.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -32,7 +33,7 @@ static __always_inline void enqueue(struct task_struct *p)
 	if (!pid)
 		return;
 	BPF_CORE_READ_STR_INTO(&comm, p, comm);
-	if (!rt_task_wanted(BPF_CORE_READ(p, tgid), comm))
+	if (!rt_task_wanted(p, comm))
 		return;
 	ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&queued, &pid, &ts, BPF_ANY);

@@ -288,6 +288,72 @@ static void metric_head(const char *name, const char *type, const char *help)
 	printf("# TYPE %s %s\n# HELP %s %s\n", name, type, name, help);
 }
 
+/* The labels of one [bpf] section's samples: instance, bpf, program. */
+static void bpf_labels(const struct status *st, const char *inst,
+		       const char *sec)
+{
+	printf("{instance=");
+	label(inst);
+	printf(",bpf=");
+	label(sec);
+	printf(",program=");
+	label(get(st, "bpf", sec, "program") ?: get(st, "bpf", sec, "object") ?: "");
+}
+
+/* The BPF programs' counters (daemon/bpf.c, rt_bpf_status): per section
+ * events seen, emitted and dropped (per CPU), and the drain's. */
+static void show_bpf_metrics(const struct status *st, const char *inst)
+{
+	static const struct {
+		const char *key, *name, *help;
+	} per_sec[] = {
+		{ "seen", "ringtap_bpf_seen_events", "events a BPF program looked at, per [bpf] section" },
+		{ "emitted", "ringtap_bpf_emitted_events", "events a BPF program wrote to its ring buffer, per [bpf] section" },
+	};
+	const char **secs;
+	size_t n = ids(st, "bpf", &secs);
+
+	if (!n) {
+		free(secs);
+		return;
+	}
+	for (size_t m = 0; m < sizeof(per_sec) / sizeof(per_sec[0]); m++) {
+		metric_head(per_sec[m].name, "counter", per_sec[m].help);
+		for (size_t i = 0; i < n; i++) {
+			if (!strcmp(secs[i], "-"))
+				continue;
+			printf("%s_total", per_sec[m].name);
+			bpf_labels(st, inst, secs[i]);
+			printf("} %llu\n", getu(st, "bpf", secs[i], per_sec[m].key));
+		}
+	}
+	metric_head("ringtap_bpf_dropped_events", "counter",
+		    "events a BPF program could not emit (its ring buffer was full), per [bpf] section and CPU");
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < st->n; j++) {
+			if (strcmp(secs[i], "-") && !strcmp(st->e[j].scope, "bpf") &&
+			    !strcmp(st->e[j].id, secs[i]) &&
+			    !strncmp(st->e[j].key, "dropped_cpu", 11)) {
+				printf("ringtap_bpf_dropped_events_total");
+				bpf_labels(st, inst, secs[i]);
+				printf(",cpu=");
+				label(st->e[j].key + 11);
+				printf("} %llu\n", strtoull(st->e[j].val, NULL, 10));
+			}
+		}
+	metric_head("ringtap_bpf_written_events", "counter",
+		    "BPF events ringtapd wrote into the instance");
+	printf("ringtap_bpf_written_events_total{instance=");
+	label(inst);
+	printf("} %llu\n", getu(st, "bpf", "-", "written"));
+	metric_head("ringtap_bpf_lost_write_events", "counter",
+		    "BPF events ringtapd could not write into the instance");
+	printf("ringtap_bpf_lost_write_events_total{instance=");
+	label(inst);
+	printf("} %llu\n", getu(st, "bpf", "-", "lost_write"));
+	free(secs);
+}
+
 static void show_metrics(const struct status *st)
 {
 	const char *inst = get(st, "daemon", "-", "instance");
@@ -363,6 +429,7 @@ static void show_metrics(const struct status *st)
 		label(outs[i]);
 		printf("} %llu\n", getu(st, "output", outs[i], "lost_events"));
 	}
+	show_bpf_metrics(st, inst);
 	metric_head("ringtap_reloads", "counter", "configuration reloads applied");
 	printf("ringtap_reloads_total{instance=");
 	label(inst);

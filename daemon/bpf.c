@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +238,25 @@ static int parse_u(const char *path, const struct rt_bpf_param *kv,
 	return 0;
 }
 
+/* Where cgroup v2 is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified
+ * on a hybrid system, as /proc/self/mounts says. */
+static void cgroup2_mount(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[4096], dir[4096], type[64];
+
+	snprintf(buf, size, "/sys/fs/cgroup");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(buf, size, "%s", dir);
+			break;
+		}
+	fclose(f);
+}
+
 static int parse_param(const char *path, const struct rt_bpf_section *s,
 		       const struct rt_bpf_param *kv, struct params *p)
 {
@@ -253,6 +274,14 @@ static int parse_param(const char *path, const struct rt_bpf_section *s,
 		}
 		return 0;
 	}
+	/* tcp's events happen in softirq context as often as not: the
+	 * current task says nothing about the connection */
+	if (p->b && !strcmp(p->b->name, "tcp") &&
+	    (!strcmp(k, "pid") || !strcmp(k, "comm") || !strcmp(k, "cgroup"))) {
+		log_err("%s:%d: %s: program tcp has no pid, comm or cgroup filter (its events happen in softirq context); it takes port",
+			path, kv->line, k);
+		return -EINVAL;
+	}
 	if (!strcmp(k, "pid")) {
 		if (parse_u(path, kv, INT32_MAX, &n) < 0)
 			return -EINVAL;
@@ -269,12 +298,26 @@ static int parse_param(const char *path, const struct rt_bpf_section *s,
 		return 0;
 	}
 	if (!strcmp(k, "cgroup")) {
-		char dir[4096];
+		char dir[8200], mnt[4096];
+		struct statfs sfs;
 
-		snprintf(dir, sizeof(dir), "%s%s", *v == '/' ? "" : "/sys/fs/cgroup/", v);
-		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			log_err("%s:%d: cgroup: '%s' is not a cgroup v2 directory: %m",
+		cgroup2_mount(mnt, sizeof(mnt));
+		snprintf(dir, sizeof(dir), "%s%s%s", *v == '/' ? "" : mnt,
+			 *v == '/' ? "" : "/", v);
+		if (stat(dir, &st) < 0) {
+			log_err("%s:%d: cgroup: '%s': %m", path, kv->line, dir);
+			return -EINVAL;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			log_err("%s:%d: cgroup: '%s' is not a directory",
 				path, kv->line, dir);
+			return -EINVAL;
+		}
+		/* bpf_get_current_cgroup_id() is the task's cgroup v2 id:
+		 * a cgroup v1 directory would match nothing */
+		if (statfs(dir, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+			log_err("%s:%d: cgroup: '%s' is not on a cgroup v2 file system (cgroup v2 is mounted at %s)",
+				path, kv->line, dir, mnt);
 			return -EINVAL;
 		}
 		p->cgroup = st.st_ino; /* the cgroup id on cgroup v2 */
@@ -381,14 +424,406 @@ static int parse_section(const char *path, const struct rt_bpf_section *s,
 	return 0;
 }
 
+/* ---- external objects' event layouts, from their BTF ---- */
+
+/*
+ * An object declares each event with RT_EVENT(NAME, ID) (bpf/ringtap.bpf.h):
+ * a variable rt_event__NAME in section .ringtap.events whose type holds the
+ * id (as an array's size, like libbpf's __uint()) and struct NAME.  The
+ * struct's members become the fields of an RT_TAG_BPF_EVENT record, its
+ * enums RT_TAG_BPF_ENUM records.  Built by rt_bpf_check(), written by
+ * rt_bpf_metadata(); [bpf] sections cannot change on reload, so neither can
+ * these.
+ */
+struct ext_field {
+	char name[64];
+	char type[64];
+	uint32_t offset, size;
+};
+
+struct ext_enum {
+	char name[64];
+	uint64_t *vals;
+	char **names;
+	size_t nr;
+};
+
+struct ext_event {
+	uint32_t id;
+	char name[64];
+	size_t size;
+	struct ext_field *fields;
+	size_t nr_fields;
+	char *object;
+};
+
+static struct {
+	struct ext_event *ev;
+	size_t nr_ev;
+	struct ext_enum *en;
+	size_t nr_en;
+} ext;
+
+static void ext_free(void)
+{
+	for (size_t i = 0; i < ext.nr_ev; i++) {
+		free(ext.ev[i].fields);
+		free(ext.ev[i].object);
+	}
+	for (size_t i = 0; i < ext.nr_en; i++) {
+		for (size_t j = 0; j < ext.en[i].nr; j++)
+			free(ext.en[i].names[j]);
+		free(ext.en[i].names);
+		free(ext.en[i].vals);
+	}
+	free(ext.ev);
+	free(ext.en);
+	memset(&ext, 0, sizeof(ext));
+}
+
+/* What a layout is being built from, for the messages. */
+struct ext_ctx {
+	const struct btf *btf;
+	const char *path; /* config */
+	int line;	  /* of `object =` */
+	const char *object;
+	struct ext_event *ev;
+};
+
+static const char *btf_name(const struct btf *btf, const struct btf_type *t)
+{
+	const char *n = btf__name_by_offset(btf, t->name_off);
+
+	return n ? n : "";
+}
+
+/* @id through typedefs and qualifiers; *special: "ipaddr" or "dev" when a
+ * typedef on the way is rt_ipaddr_t or rt_dev_t. */
+static const struct btf_type *ext_resolve(const struct btf *btf, uint32_t *id,
+					  const char **special)
+{
+	const struct btf_type *t = btf__type_by_id(btf, *id);
+
+	while (t && (btf_is_mod(t) || btf_is_typedef(t))) {
+		if (special && !*special && btf_is_typedef(t)) {
+			if (!strcmp(btf_name(btf, t), "rt_ipaddr_t"))
+				*special = "ipaddr";
+			else if (!strcmp(btf_name(btf, t), "rt_dev_t"))
+				*special = "dev";
+		}
+		*id = t->type;
+		t = btf__type_by_id(btf, *id);
+	}
+	return t;
+}
+
+static int ext_push(struct ext_ctx *c, const char *name, const char *type,
+		    uint32_t off, uint32_t size)
+{
+	struct ext_event *e = c->ev;
+	struct ext_field *n = realloc(e->fields, (e->nr_fields + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	e->fields = n;
+	n = &e->fields[e->nr_fields++];
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(n->type, sizeof(n->type), "%s", type);
+	n->offset = off;
+	n->size = size;
+	return 0;
+}
+
+/* The enum @t as record "EVENT.ENUM" (or EVENT.FIELD when anonymous);
+ * values as the field's bytes read them (unsigned, @t->size bytes). */
+static int ext_enum(struct ext_ctx *c, const struct btf_type *t,
+		    const char *field, char *type, size_t type_size)
+{
+	const char *tn = btf_name(c->btf, t);
+	uint64_t mask = t->size >= 8 ? ~0ull : (1ull << (8 * t->size)) - 1;
+	struct ext_enum en = { 0 }, *n;
+	int vlen = btf_vlen(t);
+
+	char full[192];
+
+	/* "enum:" + the name is a field type: at most 63 characters */
+	if (snprintf(full, sizeof(full), "%s.%s", c->ev->name,
+		     *tn ? tn : field) > 58)
+		return -ENAMETOOLONG;
+	memcpy(en.name, full, strlen(full) + 1);
+	for (size_t i = 0; i < ext.nr_en; i++)
+		if (!strcmp(ext.en[i].name, en.name))
+			goto done;
+	en.vals = calloc(vlen ? vlen : 1, sizeof(*en.vals));
+	en.names = calloc(vlen ? vlen : 1, sizeof(*en.names));
+	if (!en.vals || !en.names)
+		goto oom;
+	for (int i = 0; i < vlen; i++) {
+		const char *vn;
+		uint64_t v;
+
+		if (btf_is_enum(t)) {
+			vn = btf__name_by_offset(c->btf, btf_enum(t)[i].name_off);
+			v = (uint64_t)(int64_t)btf_enum(t)[i].val;
+		} else {
+			vn = btf__name_by_offset(c->btf, btf_enum64(t)[i].name_off);
+			v = btf_enum64_value(&btf_enum64(t)[i]);
+		}
+		en.vals[en.nr] = v & mask;
+		en.names[en.nr] = strdup(vn ? vn : "?");
+		if (!en.names[en.nr++])
+			goto oom;
+	}
+	n = realloc(ext.en, (ext.nr_en + 1) * sizeof(*n));
+	if (!n)
+		goto oom;
+	ext.en = n;
+	ext.en[ext.nr_en++] = en;
+done:
+	return snprintf(type, type_size, "enum:%s", en.name) < (int)type_size ?
+		       0 : -ENAMETOOLONG;
+oom:
+	for (size_t i = 0; i < en.nr; i++)
+		free(en.names[i]);
+	free(en.names);
+	free(en.vals);
+	return -ENOMEM;
+}
+
+static int ext_struct(struct ext_ctx *c, const struct btf_type *st,
+		      const char *prefix, uint32_t base, int depth);
+
+/* One member (of type @tid at byte @off) as a field, or left out with a
+ * warning when no decoder type fits. */
+static int ext_member(struct ext_ctx *c, uint32_t tid, const char *name,
+		      uint32_t off, int depth)
+{
+	const char *special = NULL, *why = NULL;
+	const struct btf_type *t = ext_resolve(c->btf, &tid, &special);
+	long long size = btf__resolve_size(c->btf, tid);
+	char type[64] = "";
+
+	if (!t || size < 0) {
+		why = "its type cannot be resolved";
+	} else if (special) {
+		if ((!strcmp(special, "ipaddr") && size != 16) ||
+		    (!strcmp(special, "dev") && size != 4 && size != 8))
+			why = "its size does not fit its rt_*_t type";
+		else
+			snprintf(type, sizeof(type), "%s", special);
+	} else if (btf_is_int(t)) {
+		if (btf_int_offset(t) || btf_int_bits(t) != 8 * t->size ||
+		    (size != 1 && size != 2 && size != 4 && size != 8))
+			why = "an integer of this width is not decoded";
+		else
+			snprintf(type, sizeof(type), "%c%lld",
+				 btf_int_encoding(t) & BTF_INT_SIGNED ? 's' : 'u',
+				 size * 8);
+	} else if (btf_is_any_enum(t)) {
+		if (size != 1 && size != 2 && size != 4 && size != 8)
+			why = "an enum of this size is not decoded";
+		else if (ext_enum(c, t, name, type, sizeof(type)) < 0)
+			why = "its enum's name is too long";
+	} else if (btf_is_ptr(t)) {
+		snprintf(type, sizeof(type), "u%lld", size * 8);
+	} else if (btf_is_array(t)) {
+		uint32_t et = btf_array(t)->type;
+		const struct btf_type *e = ext_resolve(c->btf, &et, NULL);
+
+		if (size == 0 || size > 512)
+			why = "arrays of 1 to 512 bytes are decoded";
+		else
+			snprintf(type, sizeof(type), "%s",
+				 e && btf_is_int(e) && e->size == 1 &&
+						 !strcmp(btf_name(c->btf, e), "char") ?
+					 "str" : "hex");
+	} else if (btf_is_struct(t)) {
+		char pre[64];
+
+		if (depth >= 4)
+			why = "structs nested deeper than 4 are not decoded";
+		else if (snprintf(pre, sizeof(pre), "%s.", name) >= (int)sizeof(pre))
+			why = "the name is too long";
+		else
+			return ext_struct(c, t, pre, off, depth + 1);
+	} else {
+		why = "unions, floats and the like are not decoded";
+	}
+	if (!why && strlen(name) > 63)
+		why = "the name is too long";
+	if (why) {
+		log_warn("%s:%d: object '%s': event %s: field '%s' left out: %s",
+			 c->path, c->line, c->object, c->ev->name, name, why);
+		return 0;
+	}
+	return ext_push(c, name, type, off, size);
+}
+
+static int ext_struct(struct ext_ctx *c, const struct btf_type *st,
+		      const char *prefix, uint32_t base, int depth)
+{
+	const struct btf_member *m = btf_members(st);
+
+	for (int i = 0; i < btf_vlen(st); i++, m++) {
+		uint32_t bit = btf_member_bit_offset(st, i);
+		char name[128];
+		int r;
+
+		snprintf(name, sizeof(name), "%s%s", prefix,
+			 btf__name_by_offset(c->btf, m->name_off) ?: "");
+		/* the header: built by rt_reserve(), first in every event */
+		if (depth == 0 && i == 0)
+			continue;
+		if (btf_member_bitfield_size(st, i) || bit % 8) {
+			log_warn("%s:%d: object '%s': event %s: field '%s' left out: bit fields are not decoded",
+				 c->path, c->line, c->object, c->ev->name, name);
+			continue;
+		}
+		r = ext_member(c, m->type, name, base + bit / 8, depth);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The id out of RT_EVENT()'s `int (*id)[ID]`; -1 when not that shape. */
+static long long ext_decl_id(const struct btf *btf, const struct btf_type *d,
+			     uint32_t *layout)
+{
+	const struct btf_member *m = btf_members(d);
+	const struct btf_type *t;
+	long long id = -1;
+
+	if (!btf_is_struct(d) || btf_vlen(d) != 2)
+		return -1;
+	for (int i = 0; i < 2; i++, m++) {
+		const char *n = btf__name_by_offset(btf, m->name_off) ?: "";
+		uint32_t tid = m->type;
+
+		t = ext_resolve(btf, &tid, NULL);
+		if (!strcmp(n, "id") && t && btf_is_ptr(t)) {
+			tid = t->type;
+			t = btf__type_by_id(btf, tid);
+			if (t && btf_is_array(t))
+				id = btf_array(t)->nelems;
+		} else if (!strcmp(n, "layout") && t && btf_is_array(t)) {
+			tid = btf_array(t)->type;
+			*layout = tid;
+		}
+	}
+	return id;
+}
+
+static int ext_parse_object(const char *path, int line, const char *object)
+{
+	struct btf *btf;
+	int r = 0;
+
+	for (size_t i = 0; i < ext.nr_ev; i++)
+		if (!strcmp(ext.ev[i].object, object))
+			return 0; /* another section loads the same file */
+	btf = btf__parse_elf(object, NULL);
+	if (!btf) {
+		/* no BTF: its events, if any, show as ftrace:raw_data */
+		log_debug("%s:%d: object '%s' has no BTF: %m", path, line, object);
+		return 0;
+	}
+	for (uint32_t i = 1; i < btf__type_cnt(btf) && !r; i++) {
+		const struct btf_type *v = btf__type_by_id(btf, i), *st, *h;
+		const char *vn = btf_name(btf, v);
+		struct ext_event ev = { 0 }, *ne;
+		struct ext_ctx c = { btf, path, line, object, &ev };
+		uint32_t layout = 0, hid;
+		long long id;
+
+		if (!btf_is_var(v) || strncmp(vn, "rt_event__", 10))
+			continue;
+		id = ext_decl_id(btf, btf__type_by_id(btf, v->type), &layout);
+		st = layout ? ext_resolve(btf, &layout, NULL) : NULL;
+		if (id < 0 || !st || !btf_is_struct(st)) {
+			log_err("%s:%d: object '%s': '%s' is not an RT_EVENT(NAME, ID) declaration (bpf/ringtap.bpf.h)",
+				path, line, object, vn);
+			r = -EINVAL;
+			break;
+		}
+		snprintf(ev.name, sizeof(ev.name), "%.63s", btf_name(btf, st));
+		ev.id = id;
+		ev.size = st->size;
+		if (id < RT_BPF_ID_EXT_MIN || id > RT_BPF_ID_EXT_MAX) {
+			log_err("%s:%d: object '%s': event %s: id 0x%llx is outside 0x%x..0x%x (RT_BPF_ID_EXT_MIN..MAX)",
+				path, line, object, ev.name, id,
+				RT_BPF_ID_EXT_MIN, RT_BPF_ID_EXT_MAX);
+			r = -EINVAL;
+			break;
+		}
+		hid = btf_vlen(st) ? btf_members(st)[0].type : 0;
+		h = hid ? ext_resolve(btf, &hid, NULL) : NULL;
+		if (!h || !btf_is_struct(h) || strcmp(btf_name(btf, h), "rt_bpf_hdr") ||
+		    btf_member_bit_offset(st, 0)) {
+			log_err("%s:%d: object '%s': event %s: struct %s must start with struct rt_bpf_hdr",
+				path, line, object, ev.name, ev.name);
+			r = -EINVAL;
+			break;
+		}
+		for (size_t k = 0; k < rt_bpf_nr_event_descs; k++)
+			if (!strcmp(rt_bpf_event_descs[k].name, ev.name))
+				id = -1;
+		for (size_t k = 0; k < ext.nr_ev; k++)
+			if (!strcmp(ext.ev[k].name, ev.name) || ext.ev[k].id == ev.id)
+				id = -1;
+		if (id < 0) {
+			log_err("%s:%d: object '%s': event %s (id 0x%x): a built-in event or another object's has this name or id",
+				path, line, object, ev.name, ev.id);
+			r = -EINVAL;
+			break;
+		}
+		/* the header's fields, as the built-ins' */
+		r = ext_push(&c, "pid", "u32", offsetof(struct rt_bpf_hdr, pid), 4);
+		if (!r)
+			r = ext_push(&c, "tgid", "u32", offsetof(struct rt_bpf_hdr, tgid), 4);
+		if (!r)
+			r = ext_push(&c, "cpu", "u32", offsetof(struct rt_bpf_hdr, cpu), 4);
+		if (!r)
+			r = ext_push(&c, "ts", "u64", offsetof(struct rt_bpf_hdr, ts), 8);
+		if (!r)
+			r = ext_push(&c, "comm", "str", offsetof(struct rt_bpf_hdr, comm),
+				     RT_BPF_COMM_LEN);
+		if (!r)
+			r = ext_struct(&c, st, "", 0, 0);
+		ev.object = strdup(object);
+		ne = realloc(ext.ev, (ext.nr_ev + 1) * sizeof(*ne));
+		if (r || !ev.object || !ne) {
+			free(ev.fields);
+			free(ev.object);
+			if (ne)
+				ext.ev = ne;
+			r = r ?: -ENOMEM;
+			break;
+		}
+		ext.ev = ne;
+		ext.ev[ext.nr_ev++] = ev;
+		log_debug("%s:%d: object '%s': event ringtap:%s, id 0x%x, %zu fields",
+			  path, line, object, ev.name, ev.id, ev.nr_fields);
+	}
+	btf__free(btf);
+	return r;
+}
+
 int rt_bpf_check(const struct rt_bpf_section *secs, size_t nr,
 		 const char *path)
 {
 	struct params p;
 
-	for (size_t i = 0; i < nr; i++)
+	ext_free();
+	for (size_t i = 0; i < nr; i++) {
+		int line = 0;
+
 		if (parse_section(path, &secs[i], &p) < 0)
 			return -EINVAL;
+		if (p.object && get(&secs[i], "object", &line) &&
+		    ext_parse_object(path, line, p.object) < 0)
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -485,18 +920,21 @@ static void printk_wait_enabled(void)
 	log_debug("top-level instance: bpf_trace:bpf_trace_printk was not enabled within 1 s of the load");
 }
 
-static void printk_state_restore(void)
+/* Put the top-level event back as found; true if it had to. */
+static bool printk_state_restore(void)
 {
+	bool changed = false;
 	char c, want;
 	int fd;
 
 	if (bpf.printk_enable_was < 0)
-		return;
+		return false;
 	fd = open(bpf.printk_enable_path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return false;
 	want = bpf.printk_enable_was ? '1' : '0';
 	if (read(fd, &c, 1) == 1 && c != want) {
+		changed = true;
 		if (pwrite(fd, &want, 1, 0) == 1)
 			log_info("top-level instance: bpf_trace:bpf_trace_printk set back to %c (loading a program that calls bpf_trace_printk had changed it)",
 				 want);
@@ -505,6 +943,28 @@ static void printk_state_restore(void)
 				 want);
 	}
 	close(fd);
+	return changed;
+}
+
+/*
+ * After the loads: the verifier asks for the helper more than once per
+ * program (checking, then fixing up the calls), and each time queues the
+ * kernel's work item that enables the event; one that runs after our
+ * restore enables it again.  So restore, then watch until it has stayed
+ * as found for RT_PRINTK_SETTLE_MS.
+ */
+#define RT_PRINTK_SETTLE_MS 300
+static void printk_settle(void)
+{
+	int quiet = 0;
+
+	printk_state_restore();
+	if (!bpf.printk_used)
+		return;
+	while (quiet < RT_PRINTK_SETTLE_MS) {
+		usleep(10000);
+		quiet = printk_state_restore() ? 0 : quiet + 10;
+	}
 }
 
 /* ---- loading ---- */
@@ -523,7 +983,8 @@ static void prog_free(struct prog *pr)
 	pr->stats_fd = -1;
 }
 
-static int load_builtin(struct prog *pr)
+/* Open and load (the verifier runs); attach too when @attach. */
+static int load_builtin(struct prog *pr, bool attach)
 {
 	const struct builtin *b = pr->p.b;
 	int r;
@@ -536,7 +997,7 @@ static int load_builtin(struct prog *pr)
 	r = bpf_map__reuse_fd(b->ring(pr->skel), bpf.ring_fd);
 	if (!r)
 		r = bpf_object__load(pr->obj);
-	if (!r)
+	if (!r && attach)
 		r = b->attach(pr->skel);
 	if (!r)
 		pr->stats_fd = bpf_map__fd(b->stats(pr->skel));
@@ -587,7 +1048,7 @@ static bool set_rodata(struct bpf_object *obj, const char *var,
 /* An external object: its rt_events map becomes ours; every program is
  * attached as its section name says; the filters of bpf/ringtap.bpf.h
  * are set when it has them. */
-static int load_object(struct prog *pr)
+static int load_object(struct prog *pr, bool attach)
 {
 	struct bpf_program *prog;
 	struct bpf_map *m;
@@ -620,7 +1081,7 @@ static int load_object(struct prog *pr)
 	bpf_object__for_each_program(prog, pr->obj) {
 		struct bpf_link **n, *l;
 
-		if (!bpf_program__autoload(prog))
+		if (!attach || !bpf_program__autoload(prog))
 			continue;
 		l = bpf_program__attach(prog);
 		if (!l)
@@ -690,7 +1151,7 @@ int rt_bpf_start(const struct rt_bpf_section *secs, size_t nr,
 		pr->name = strdup(secs[i].name);
 		if (!pr->name)
 			return -ENOMEM;
-		r = pr->p.b ? load_builtin(pr) : load_object(pr);
+		r = pr->p.b ? load_builtin(pr, true) : load_object(pr, true);
 		if (r < 0) {
 			if (!pr->p.optional) {
 				log_err("bpf \"%s\": cannot load or attach %s '%s' (%s): the kernel's messages are above; 'optional = yes' would skip it",
@@ -718,8 +1179,69 @@ int rt_bpf_start(const struct rt_bpf_section *secs, size_t nr,
 	 * top-level one the kernel is enabling it in */
 	if (bpf.printk_used)
 		printk_wait_enabled();
-	printk_state_restore();
+	printk_settle();
 	return 0;
+}
+
+int rt_bpf_verify(const struct rt_bpf_section *secs, size_t nr,
+		  const char *path)
+{
+	bool failed = false;
+	int r = 0;
+
+	if (!nr)
+		return 0;
+	libbpf_set_print(libbpf_log);
+	/* the programs' rt_events: one small ring, never read */
+	bpf.ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "rt_events", 0, 0,
+				     64 * 1024, NULL);
+	if (bpf.ring_fd < 0) {
+		r = -errno;
+		log_err("cannot create a BPF ring buffer: %m%s",
+			r == -EPERM ? " (loading BPF programs needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		return r;
+	}
+	printk_state_save();
+	for (size_t i = 0; i < nr; i++) {
+		struct prog pr = { .stats_fd = -1 };
+		const char *what;
+
+		if (parse_section(path, &secs[i], &pr.p) < 0) {
+			failed = true;
+			continue;
+		}
+		pr.name = strdup(secs[i].name);
+		if (!pr.name) {
+			r = -ENOMEM;
+			break;
+		}
+		what = pr.p.b ? pr.p.b->name : pr.p.object;
+		r = pr.p.b ? load_builtin(&pr, false) : load_object(&pr, false);
+		if (r < 0 && pr.p.optional) {
+			log_warn("%s:%d: bpf \"%s\": the kernel refuses %s '%s' (%s): it would be skipped (optional)",
+				 path, secs[i].line, pr.name,
+				 pr.p.b ? "program" : "object", what, strerror(-r));
+		} else if (r < 0) {
+			log_err("%s:%d: bpf \"%s\": the kernel refuses %s '%s' (%s): the verifier's messages are above; 'optional = yes' would skip it",
+				path, secs[i].line, pr.name,
+				pr.p.b ? "program" : "object", what, strerror(-r));
+			failed = true;
+		} else {
+			bpf.printk_used |= calls_printk(pr.obj);
+			log_info("bpf \"%s\": %s '%s' loaded and verified (not attached)",
+				 pr.name, pr.p.b ? "program" : "object", what);
+		}
+		r = 0;
+		prog_free(&pr);
+	}
+	if (bpf.printk_used)
+		printk_wait_enabled();
+	printk_settle();
+	bpf.printk_enable_was = -1;
+	bpf.printk_used = false;
+	close(bpf.ring_fd);
+	bpf.ring_fd = -1;
+	return r < 0 ? r : failed ? -EINVAL : 0;
 }
 
 static void *drain_thread(void *arg)
@@ -876,9 +1398,33 @@ bool rt_bpf_same(const struct rt_bpf_section *a, size_t na,
 
 int rt_bpf_metadata(size_t nr, struct rt_buf *b)
 {
+	int r;
+
 	if (!nr)
 		return 0;
-	return rt_bpf_metadata_add(b, syscall_names, NR_SYSCALL_NAMES);
+	r = rt_bpf_metadata_add(b, syscall_names, NR_SYSCALL_NAMES);
+	/* external objects' own events (RT_EVENT()) */
+	for (size_t i = 0; !r && i < ext.nr_ev; i++) {
+		const struct ext_event *e = &ext.ev[i];
+		struct rt_bpf_field_desc *f = calloc(e->nr_fields ?: 1, sizeof(*f));
+		struct rt_bpf_event_desc d = { e->id, e->name, e->size, f,
+					       e->nr_fields };
+
+		if (!f)
+			return -ENOMEM;
+		for (size_t j = 0; j < e->nr_fields; j++)
+			f[j] = (struct rt_bpf_field_desc){
+				e->fields[j].name, e->fields[j].type,
+				e->fields[j].offset, e->fields[j].size
+			};
+		r = rt_bpf_metadata_add_event(b, &d);
+		free(f);
+	}
+	for (size_t i = 0; !r && i < ext.nr_en; i++)
+		r = rt_bpf_metadata_add_enum(b, ext.en[i].name, ext.en[i].vals,
+					     (const char *const *)ext.en[i].names,
+					     ext.en[i].nr);
+	return r;
 }
 
 void rt_bpf_status(void (*put)(void *ctx, const char *id, const char *key,

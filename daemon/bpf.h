@@ -21,6 +21,16 @@ struct rt_instance;
 int rt_bpf_check(const struct rt_bpf_section *secs, size_t nr,
 		 const char *path);
 /*
+ * --check-config: open and load (the verifier runs) every section's
+ * program, attach none, and close them; no instance is touched (the
+ * top-level bpf_trace_printk event a printk program makes the kernel
+ * enable is put back).  A program the kernel refuses is an error with the
+ * verifier's message, or a warning when its section says `optional =
+ * yes`.  0, -EINVAL or another -errno.
+ */
+int rt_bpf_verify(const struct rt_bpf_section *secs, size_t nr,
+		  const char *path);
+/*
  * Open, load and attach every section's program; a program that fails
  * fails the start with the kernel's (verifier's) message, unless its
  * section says `optional = yes`: then it is skipped with a warning.

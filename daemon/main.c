@@ -511,6 +511,9 @@ int main(int argc, char **argv)
 	r = ensure_tracefs();
 	if (!r && o.check_only) {
 		r = rt_instance_check_config(d.cfg);
+		/* the kernel's verifier on every [bpf] program, none attached */
+		if (!r)
+			r = rt_bpf_verify(d.cfg->bpf, d.cfg->nr_bpf, d.cfg->path);
 		if (!r)
 			printf("%s: configuration is valid\n", d.cfg->path);
 	} else if (!r) {

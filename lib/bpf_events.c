@@ -124,24 +124,58 @@ static int add_enum(struct rt_buf *b, const char *name,
 	return r;
 }
 
+int rt_bpf_metadata_add_event(struct rt_buf *b,
+			      const struct rt_bpf_event_desc *e)
+{
+	char *t;
+	size_t sz = 64 + strlen(e->name), n;
+	int r;
+
+	for (size_t j = 0; j < e->nr_fields; j++)
+		sz += strlen(e->fields[j].name) + strlen(e->fields[j].type) + 40;
+	t = malloc(sz);
+	if (!t)
+		return -ENOMEM;
+	n = snprintf(t, sz, "id %u\nname %s\nsize %zu\n", e->id, e->name,
+		     e->size);
+	for (size_t j = 0; j < e->nr_fields; j++)
+		n += snprintf(t + n, sz - n, "field %s %s %u %u\n",
+			      e->fields[j].name, e->fields[j].type,
+			      e->fields[j].offset, e->fields[j].size);
+	r = rt_record_add(b, RT_TAG_BPF_EVENT, t, n);
+	free(t);
+	return r;
+}
+
+int rt_bpf_metadata_add_enum(struct rt_buf *b, const char *name,
+			     const uint64_t *vals, const char *const *names,
+			     size_t nr)
+{
+	size_t sz = 64 + strlen(name), n;
+	char *t;
+	int r;
+
+	for (size_t i = 0; i < nr; i++)
+		sz += strlen(names[i]) + 24;
+	t = malloc(sz);
+	if (!t)
+		return -ENOMEM;
+	n = snprintf(t, sz, "enum %s\n", name);
+	for (size_t i = 0; i < nr; i++)
+		n += snprintf(t + n, sz - n, "%" PRIu64 " %s\n", vals[i],
+			      names[i]);
+	r = rt_record_add(b, RT_TAG_BPF_ENUM, t, n);
+	free(t);
+	return r;
+}
+
 int rt_bpf_metadata_add(struct rt_buf *b, const char *const *syscalls,
 			size_t nr_syscalls)
 {
-	char t[4096];
 	int r;
 
 	for (size_t i = 0; i < rt_bpf_nr_event_descs; i++) {
-		const struct rt_bpf_event_desc *e = &rt_bpf_event_descs[i];
-		size_t n = snprintf(t, sizeof(t), "id %u\nname %s\nsize %zu\n",
-				    e->id, e->name, e->size);
-
-		for (size_t j = 0; j < e->nr_fields && n < sizeof(t); j++)
-			n += snprintf(t + n, sizeof(t) - n, "field %s %s %u %u\n",
-				      e->fields[j].name, e->fields[j].type,
-				      e->fields[j].offset, e->fields[j].size);
-		if (n >= sizeof(t))
-			return -E2BIG;
-		r = rt_record_add(b, RT_TAG_BPF_EVENT, t, n);
+		r = rt_bpf_metadata_add_event(b, &rt_bpf_event_descs[i]);
 		if (r < 0)
 			return r;
 	}
@@ -157,7 +191,7 @@ int rt_bpf_metadata_add(struct rt_buf *b, const char *const *syscalls,
 
 /* ---- reading (ringtap report) ---- */
 
-enum ftype { T_U, T_S, T_STR, T_IPADDR, T_DEV, T_ENUM };
+enum ftype { T_U, T_S, T_STR, T_IPADDR, T_DEV, T_ENUM, T_HEX };
 
 struct field {
 	char name[64];
@@ -235,6 +269,7 @@ static int parse_type(const char *t, struct field *f)
 		{ "u8", T_U }, { "u16", T_U }, { "u32", T_U }, { "u64", T_U },
 		{ "s8", T_S }, { "s16", T_S }, { "s32", T_S }, { "s64", T_S },
 		{ "str", T_STR }, { "ipaddr", T_IPADDR }, { "dev", T_DEV },
+		{ "hex", T_HEX },
 	};
 
 	f->enum_idx = -1;
@@ -259,6 +294,8 @@ static bool size_ok(const struct field *f)
 		       f->size == 8;
 	case T_IPADDR:
 		return f->size == 16;
+	case T_HEX:
+		return f->size > 0 && f->size <= 512;
 	default:
 		return f->size > 0 && f->size <= 4096;
 	}
@@ -475,6 +512,10 @@ static bool field_value(const struct rt_bpf_decoder *d, struct field *f,
 	case T_IPADDR:
 		ip_str(p, buf, size);
 		break;
+	case T_HEX: /* the bytes in order, two digits each (size_ok: 512) */
+		for (uint32_t i = 0; i < f->size && 2 * i + 2 < size; i++)
+			snprintf(buf + 2 * i, 3, "%02x", p[i]);
+		break;
 	case T_DEV:
 		v = get_u(p, f->size);
 		snprintf(buf, size, "%" PRIu64 ":%" PRIu64, v >> 20, v & 0xfffff);
@@ -497,7 +538,7 @@ void rt_bpf_print_text(const struct rt_bpf_decoder *d,
 		       size_t len, FILE *out)
 {
 	struct rt_bpf_event *ev = (struct rt_bpf_event *)cev;
-	char buf[128];
+	char buf[1040]; /* T_HEX: 512 bytes */
 
 	fprintf(out, "%s:", ev->full);
 	for (size_t i = 0; i < ev->nr_fields; i++) {
@@ -519,7 +560,7 @@ void rt_bpf_print_json(const struct rt_bpf_decoder *d,
 {
 	struct rt_bpf_event *ev = (struct rt_bpf_event *)cev;
 	bool first = true;
-	char buf[128];
+	char buf[1040];
 
 	for (size_t i = 0; i < ev->nr_fields; i++) {
 		const char *s;

@@ -17,11 +17,20 @@
 struct rt_buf;
 struct rt_bpf_decoder;
 struct rt_bpf_event;
+struct rt_bpf_event_desc;
 
 /* RT_TAG_BPF_EVENT records of every built-in event, RT_TAG_BPF_ENUM
  * records of their value names (@syscalls: names by number, may be NULL). */
 int rt_bpf_metadata_add(struct rt_buf *b, const char *const *syscalls,
 			size_t nr_syscalls);
+
+/* One RT_TAG_BPF_EVENT record: @e's id, name, size and fields. */
+int rt_bpf_metadata_add_event(struct rt_buf *b,
+			      const struct rt_bpf_event_desc *e);
+/* One RT_TAG_BPF_ENUM record: value names (a field of type enum:NAME). */
+int rt_bpf_metadata_add_enum(struct rt_buf *b, const char *name,
+			     const uint64_t *vals, const char *const *names,
+			     size_t nr);
 
 /* Take one metadata record (other tags are ignored); *dp is allocated on
  * first use.  Malformed content is skipped.  0 or -ENOMEM. */

@@ -37,6 +37,18 @@ enum rt_bpf_event_id {
 	RT_BPF_EV_STATS = RT_BPF_ID_BASE + 9, /* written by ringtapd itself */
 };
 
+/*
+ * Ids of external objects' own events (RT_EVENT() of bpf/ringtap.bpf.h):
+ * the built-ins' stay below.
+ */
+#define RT_BPF_ID_EXT_MIN (RT_BPF_ID_BASE + 0x1000)
+#define RT_BPF_ID_EXT_MAX (RT_BPF_ID_BASE + 0xffff)
+
+/* Field types an external object's event can name by typedef (a BTF
+ * typedef of these names decodes as an address, a device number). */
+typedef __u8 rt_ipaddr_t[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+typedef __u32 rt_dev_t;	      /* kernel dev_t: major << 20 | minor */
+
 /* First in every event: 40 bytes. */
 struct rt_bpf_hdr {
 	__u32 id;   /* enum rt_bpf_event_id */
@@ -143,7 +155,7 @@ enum rt_bpf_stat {
  */
 struct rt_bpf_field_desc {
 	const char *name;
-	const char *type; /* u8 u16 u32 u64 s32 s64 str ipaddr dev enum:NAME */
+	const char *type; /* u8..u64 s8..s64 str hex ipaddr dev enum:NAME */
 	unsigned int offset, size;
 };
 

@@ -22,22 +22,48 @@ top_before=$(top_state)
 cp /bin/false "$TMP/rtprobe"
 cp /bin/sleep "$TMP/rtsleep"
 cp /bin/sleep "$TMP/rtrunq"
+cp /bin/true "$TMP/rtcg"
+cp /bin/true "$TMP/rtpid"
+# pid filter: two shells that exec rtpid when told, one of them selected by
+# its pid (exec keeps the pid), started before the daemon to know it.
+mkfifo "$TMP/go_in" "$TMP/go_out"
+sh -c 'read x <"$1" && exec "$2"' sh "$TMP/go_in" "$TMP/rtpid" &
+pid_in=$!
+sh -c 'read x <"$1" && exec "$2"' sh "$TMP/go_out" "$TMP/rtpid" &
+pid_out=$!
+PIDS+=("$pid_in" "$pid_out")
 
 # A loop device to read with O_DIRECT.
 dd if=/dev/zero of="$TMP/disk.img" bs=1M count=8 status=none
 LOOP=$(losetup -f --show "$TMP/disk.img") || fail "cannot set up a loop device"
-trap 'rc=$?; losetup -d "$LOOP"; (exit $rc); cleanup' EXIT
+# A cgroup v2 group of our own (the exec section's cgroup filter), removed
+# at exit once its task is gone; relative to where cgroup v2 is mounted
+# (/sys/fs/cgroup or, hybrid, /sys/fs/cgroup/unified).
+CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+[ -n "$CG2" ] || fail "no cgroup v2 file system mounted"
+CGNAME=rttest-bpf-$$
+CG=$CG2/$CGNAME
+mkdir "$CG" || fail "cannot create the cgroup $CG"
+trap 'rc=$?; losetup -d "$LOOP"; rmdir "$CG"; (exit $rc); cleanup' EXIT
 majmin=$(lsblk -ndo MAJ:MIN "$LOOP" | tr -d ' ')
 PORT=$((20000 + RANDOM % 20000))
 
 inst=$(new_instance)
 write_config "$TMP/rt.conf" "$inst" "$TMP/out"
-sed -i 's/^events = ftrace:print$/events = sched:sched_process_exec, ftrace:print/' "$TMP/rt.conf"
+sed -i 's/^events = ftrace:print$/events = sched:sched_process_exec, tcp:tcp_retransmit_skb, ftrace:print/' "$TMP/rt.conf"
 cat >>"$TMP/rt.conf" <<CONF
 
 [bpf "procs"]
 program = exec
 comm = rtprobe
+
+[bpf "in_cgroup"]
+program = exec
+cgroup = $CGNAME
+
+[bpf "by_pid"]
+program = exec
+pid = $pid_in
 
 [bpf "slow"]
 program = syscall_latency
@@ -69,6 +95,17 @@ start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
 # exec: rtprobe is exec'ed (and exits 1); /bin/true is outside the filter.
 "$TMP/rtprobe" && fail "rtprobe exited 0"
 /bin/true
+# cgroup filter: rtcg exec'ed inside the cgroup, and outside it.
+sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2"' sh "$CG" "$TMP/rtcg" &
+cg_in=$!
+wait $cg_in || fail "cannot run rtcg in $CG"
+"$TMP/rtcg" &
+cg_out=$!
+wait $cg_out
+# pid filter: both exec rtpid.
+echo >"$TMP/go_in"
+echo >"$TMP/go_out"
+wait $pid_in $pid_out
 # syscall_latency: 300 ms above 100 ms, 10 ms below.
 "$TMP/rtsleep" 0.3
 "$TMP/rtsleep" 0.01
@@ -101,6 +138,32 @@ for port in (int(sys.argv[1]), int(sys.argv[1]) + 1):
     a.close()
     s.close()
 PY
+# tcp retransmits, on loopback with nothing changed: a listener with a
+# backlog of 0 whose accept queue one connection fills drops the next SYNs
+# (ListenOverflows), so the connecting side retransmits its SYN after 1 s.
+# On PORT (the filter) and PORT+1 (outside it); prints the client ports.
+python3 - "$PORT" >"$TMP/rtx.txt" <<'PY' || fail "the retransmit generator failed"
+import socket, sys, time
+port = int(sys.argv[1])
+keep = []
+for p in (port, port + 1):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", p))
+    s.listen(0)
+    keep += [s, socket.create_connection(("127.0.0.1", p))]  # never accepted
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(("127.0.0.1", p))
+    except BlockingIOError:
+        pass
+    keep.append(c)
+    print(p, c.getsockname()[1])
+time.sleep(1.6)
+for s in keep:
+    s.close()
+PY
 # block_latency: 16 direct reads of 4 KiB.
 dd if="$LOOP" of=/dev/null iflag=direct bs=4k count=16 status=none
 sleep 0.5
@@ -125,7 +188,22 @@ bpfev exec | has '.fields.filename == $f and .comm == "rtprobe" and (.fields.ppi
 	{ grep ringtap: "$TMP/report.txt"; fail "no ringtap:exec of $TMP/rtprobe"; }
 bpfev exit | has '.comm == "rtprobe" and .fields.exit_code == 1 and .fields.signal == 0 and .fields.lifetime_ns > 0 and .fields.lifetime_ns < 10000000000' ||
 	fail "no ringtap:exit of rtprobe with exit_code 1 and a lifetime"
-[ -z "$(bpfev exec | jq -r 'select(.comm != "rtprobe") | .comm')" ] || fail "exec events outside the comm filter"
+[ -z "$(bpfev exec | jq -r 'select(.comm != "rtprobe" and .comm != "rtcg" and .comm != "rtpid") | .comm')" ] ||
+	{ bpfev exec; fail "exec events outside the comm, cgroup and pid filters"; }
+# cgroup: the task in the cgroup (exec and exit), not the one outside.
+bpfev exec | has '.comm == "rtcg" and .pid == $p and .fields.filename == $f' --argjson p "$cg_in" --arg f "$TMP/rtcg" ||
+	{ bpfev exec; fail "no ringtap:exec of rtcg in the cgroup $CG (pid $cg_in)"; }
+bpfev exit | has '.comm == "rtcg" and .pid == $p and .fields.exit_code == 0' --argjson p "$cg_in" ||
+	fail "no ringtap:exit of rtcg in the cgroup"
+[ -z "$(jq -c --argjson p "$cg_out" 'select((.event | startswith("ringtap:")) and .pid == $p)' "$TMP/report.json")" ] ||
+	fail "ringtap events of rtcg outside the cgroup (pid $cg_out)"
+# pid: the selected process's exec, not the other's.
+bpfev exec | has '.comm == "rtpid" and .pid == $p' --argjson p "$pid_in" ||
+	{ bpfev exec; fail "no ringtap:exec of pid $pid_in (the pid filter)"; }
+[ -z "$(jq -c --argjson p "$pid_out" 'select((.event | startswith("ringtap:")) and .pid == $p)' "$TMP/report.json")" ] ||
+	fail "ringtap events of pid $pid_out, outside the pid filter"
+# comm: /bin/true ran (exec'ed by this shell) but only rtprobe passed.
+[ -z "$(bpfev exec | jq -r 'select(.fields.filename == "/bin/true")')" ] || fail "ringtap:exec of /bin/true, outside the comm filter"
 
 # syscall_latency: exactly one, clock_nanosleep of about 300 ms.
 n=$(bpfev syscall_latency | wc -l)
@@ -149,6 +227,18 @@ bpfev tcp_state | has '.fields.saddr == "127.0.0.1" and .fields.daddr == "127.0.
 	{ bpfev tcp_state | head -3; fail "tcp_state events lack the loopback addresses"; }
 [ -z "$(bpfev tcp_state | jq -r --argjson p "$PORT" 'select(.fields.sport != $p and .fields.dport != $p)')" ] ||
 	fail "tcp_state events outside the port filter"
+
+# tcp retransmits: the SYN to PORT, from its client port, with addresses
+# and the state; the one to PORT+1 happened (the tracepoint saw it) but is
+# outside the filter.
+read -r _ cport <<<"$(sed -n 1p "$TMP/rtx.txt")"
+read -r _ cport2 <<<"$(sed -n 2p "$TMP/rtx.txt")"
+bpfev tcp_retransmit | has '.fields.sport == $c and .fields.dport == $p and .fields.saddr == "127.0.0.1" and .fields.daddr == "127.0.0.1" and .fields.family == "AF_INET" and .fields.state == "SYN_SENT"' --argjson c "$cport" --argjson p "$PORT" ||
+	{ bpfev tcp_retransmit; jq -c 'select(.event == "tcp:tcp_retransmit_skb")' "$TMP/report.json"; fail "no ringtap:tcp_retransmit of 127.0.0.1:$cport -> 127.0.0.1:$PORT"; }
+jq -c 'select(.event == "tcp:tcp_retransmit_skb")' "$TMP/report.json" | has '.fields.sport == $c and .fields.dport == $p' --argjson c "$cport2" --argjson p $((PORT + 1)) ||
+	fail "the kernel did not retransmit to port $((PORT + 1)) (tcp:tcp_retransmit_skb): the negative case proves nothing"
+[ -z "$(bpfev tcp_retransmit | jq -r --argjson p "$PORT" 'select(.fields.sport != $p and .fields.dport != $p)')" ] ||
+	{ bpfev tcp_retransmit; fail "tcp_retransmit events outside the port filter"; }
 
 # block_latency: the direct reads, on the loop device, 4 KiB each.
 n=$(bpfev block_latency | jq -c --arg d "$majmin" 'select(.fields.dev == $d and (.fields.op | startswith("R")) and .fields.bytes == 4096)' | wc -l)
