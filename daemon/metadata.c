@@ -100,7 +100,9 @@ static uint64_t clock_ns(clockid_t id)
 
 static int add_identity(struct rt_buf *b)
 {
-	char host[256] = "", boot_id[64] = "", id[33];
+	/* one per daemon: a reload's new HEADER continues the same capture */
+	static char id[33];
+	char host[256] = "", boot_id[64] = "";
 	struct utsname u;
 	uint8_t rnd[16];
 	char *uname_s;
@@ -115,10 +117,12 @@ static int add_identity(struct rt_buf *b)
 		boot_id[strcspn(boot_id, "\n")] = '\0';
 		close(fd);
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return -EIO;
-	for (int i = 0; i < 16; i++)
-		sprintf(id + 2 * i, "%02x", rnd[i]);
+	if (!id[0]) {
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return -EIO;
+		for (int i = 0; i < 16; i++)
+			sprintf(id + 2 * i, "%02x", rnd[i]);
+	}
 	uname(&u);
 	if (asprintf(&uname_s, "%s %s %s %s", u.sysname, u.release, u.version,
 		     u.machine) < 0)

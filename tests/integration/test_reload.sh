@@ -118,6 +118,11 @@ stop_daemon TERM || fail "ringtapd exited with $?"
 cat "$TMP/daemon.log"
 instance_exists "$inst" && fail "instance left behind"
 
+# The kept output is one capture: every file (a reload starts new ones)
+# carries the same CAPTURE_ID, the first 32-hex-digit string of its HEADER.
+ids=$(for f in "$out"/*.rtap; do grep -aoE '[0-9a-f]{32}' "$f" | head -1; done | sort -u)
+[ "$(ls "$out"/*.rtap | wc -l)" -gt "$NCPUS" ] || fail "the reloads started no new files"
+[ "$(echo "$ids" | wc -l)" = 1 ] || fail "the kept output's files carry several capture ids: $ids"
 # The kept output: every marker exactly once, in order, across 5 reloads.
 "$RINGTAP" report "$out" >"$TMP/report" 2>"$TMP/report.err" || { cat "$TMP/report.err"; fail "report exited with $?"; }
 cat "$TMP/report.err"
