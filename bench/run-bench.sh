@@ -35,9 +35,11 @@ cpus=$(seq -s, 0 $((ncpu - 1)))
 # copy itself, so page-cache writes vary several-fold with the host's mood.
 # Writing and deleting a file just before each measured run puts recently
 # freed (still backed) pages at the front of the allocator for every path
-# alike, dd included.
+# alike, dd included: 3 GiB, more than one run writes (about 2.5 GB), since
+# a reader that meets untouched memory mid-run slows down enough to lose
+# events whatever its path.
 prefault() {
-	dd if=/dev/zero of="$work/prefault" bs=1M count=1536 status=none
+	dd if=/dev/zero of="$work/prefault" bs=1M count=3072 status=none
 	rm -f "$work/prefault"
 }
 
