@@ -221,7 +221,12 @@ grep -q "nodir/x.dat: cannot create" "$TMP/err" || { cat "$TMP/err"; fail "unwri
 # before the damage is converted.
 cp -r "$TMP/mixed-mmap" "$TMP/damaged"
 f=$TMP/damaged/cpu0-000000.rtap
-printf '\xff\xff\xff\xff' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc status=none
+# one byte in the middle, inverted (writing a fixed pattern was a no-op
+# when it hit an event's kernel address, which is 0xffffffff there)
+off=$(($(stat -c %s "$f") / 2))
+b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+printf "\\$(printf '%03o' $((255 - b)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+cmp -s "$f" "$TMP/mixed-mmap/cpu0-000000.rtap" && fail "the damage changed nothing"
 "$RINGTAP" convert "$TMP/damaged" -o "$TMP/damaged.dat" 2>"$TMP/err"
 rc=$?
 cat "$TMP/err"
