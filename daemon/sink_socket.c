@@ -22,6 +22,11 @@
  * plain send() (splicing mapped pages corrupted data here, and
  * MSG_ZEROCOPY on loopback only ever copied), frees what the collector
  * acknowledges, and reconnects with exponential backoff and jitter.
+ *
+ * type = tcp without insecure = yes runs TLS (OpenSSL, non-blocking) on
+ * each connection: SSL_connect after connect(), then the same messages
+ * through SSL_write/SSL_read, with SSL's wants mapped onto the epoll
+ * interest.  The handshake counts against the HELLO deadline.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +48,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "ringtap/log.h"
+#include "ringtap/tls.h"
 #include "ringtap/transport.h"
 #include "ringtapd.h"
 
@@ -69,6 +77,7 @@ enum ch_state {
 	CH_HELLO,	/* HELLO sent, waiting for WELCOME */
 	CH_CONNECTED,
 	CH_DONE,	/* BYE DONE sent: everything acknowledged */
+	CH_TLS,		/* connected, TLS handshake in progress */
 };
 
 struct chunk {
@@ -133,6 +142,7 @@ struct channel {
 
 	/* The sender thread only. */
 	int fd;
+	SSL *ssl; /* TLS outputs, from connect() on */
 	_Atomic int state;
 	atomic_uint_fast64_t reconnects;
 	uint64_t sent;	    /* channel offset sent (or in flight) up to */
@@ -184,6 +194,9 @@ struct sock_sink {
 	struct rt_buf header;
 	uint8_t token[TOKEN_MAX];
 	size_t token_len;
+	SSL_CTX *tls;	/* NULL: plain (unix, or tcp with insecure = yes) */
+	char *tls_name; /* the name the collector's certificate must carry */
+	char tls_err[256]; /* the sender thread's last TLS failure */
 };
 
 static const uint8_t zeros[8];
@@ -870,6 +883,10 @@ static void disconnect(struct channel *ch, const char *why)
 						     "cannot connect to",
 			 ch->ss->address, why, (unsigned long long)delay);
 	ch->failing = true;
+	if (ch->ssl) {
+		SSL_free(ch->ssl);
+		ch->ssl = NULL;
+	}
 	if (ch->fd >= 0)
 		close(ch->fd);
 	ch->fd = -1;
@@ -1034,7 +1051,37 @@ static void try_connect(struct channel *ch)
 	ch->want_out = true;
 }
 
-/* connect() finished: say HELLO. */
+/* The TLS handshake, again whenever the socket is ready for it. */
+static void tls_handshake(struct channel *ch)
+{
+	char why[300];
+	int r;
+
+	ERR_clear_error();
+	r = SSL_connect(ch->ssl);
+	if (r == 1) {
+		log_debug("output '%s': cpu %d: TLS to %s: %s", out_name(ch->ss),
+			  ch->cpu, ch->ss->address,
+			  rt_tls_describe(ch->ssl, why, sizeof(why)));
+		start_msg(ch, RT_MSG_HELLO, NULL, 0, ch->hello.data,
+			  ch->hello.len);
+		ch->state = CH_HELLO;
+		return;
+	}
+	switch (SSL_get_error(ch->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		set_out(ch, false);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		set_out(ch, true);
+		return;
+	}
+	snprintf(why, sizeof(why), "TLS handshake failed: %s",
+		 rt_tls_why(ch->ssl, r, ch->ss->tls_err, sizeof(ch->ss->tls_err)));
+	disconnect(ch, why);
+}
+
+/* connect() finished: TLS handshake, or say HELLO. */
 static void connected(struct channel *ch)
 {
 	int err = 0;
@@ -1045,8 +1092,82 @@ static void connected(struct channel *ch)
 		disconnect(ch, strerror(err));
 		return;
 	}
+	if (ch->ss->tls) {
+		ch->ssl = SSL_new(ch->ss->tls);
+		if (!ch->ssl || SSL_set_fd(ch->ssl, ch->fd) != 1 ||
+		    rt_tls_set_peer_name(ch->ssl, ch->ss->tls_name) < 0) {
+			disconnect(ch, "cannot set up TLS (out of memory?)");
+			return;
+		}
+		ch->state = CH_TLS;
+		tls_handshake(ch);
+		return;
+	}
 	start_msg(ch, RT_MSG_HELLO, NULL, 0, ch->hello.data, ch->hello.len);
 	ch->state = CH_HELLO;
+}
+
+/*
+ * SSL_write of what sendmsg() would send first: > 0 bytes written, or -1
+ * with errno EAGAIN (wait for EPOLLOUT), EINPROGRESS (wait for EPOLLIN)
+ * or EPROTO (the reason in ss->tls_err).
+ */
+static ssize_t tls_write(struct channel *ch, const struct iovec *iov)
+{
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_write(ch->ssl, iov->iov_base,
+		      iov->iov_len > INT_MAX ? INT_MAX : (int)iov->iov_len);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(ch->ssl, r);
+	if (e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+	} else if (e == SSL_ERROR_WANT_READ) {
+		errno = EINPROGRESS;
+	} else {
+		rt_tls_why(ch->ssl, r, ch->ss->tls_err, sizeof(ch->ss->tls_err));
+		errno = EPROTO;
+	}
+	return -1;
+}
+
+/* As recv(): bytes, 0 at the end, -1 with errno EAGAIN or EPROTO. */
+static ssize_t tls_read(struct channel *ch, void *buf, size_t len)
+{
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_read(ch->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(ch->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (e == SSL_ERROR_WANT_WRITE)
+			set_out(ch, true);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	rt_tls_why(ch->ssl, r, ch->ss->tls_err, sizeof(ch->ss->tls_err));
+	errno = EPROTO;
+	return -1;
+}
+
+/* Best effort, the socket closes right after. */
+static void send_now(struct channel *ch, const void *p, size_t len)
+{
+	if (!len)
+		return;
+	if (ch->ssl) {
+		ERR_clear_error();
+		SSL_write(ch->ssl, p, (int)len);
+		ERR_clear_error();
+	} else {
+		send(ch->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
 }
 
 static void send_bye(struct channel *ch, uint32_t reason)
@@ -1179,9 +1300,12 @@ static void pump(struct channel *ch)
 			iov[n++] = (struct iovec){ (void *)(ch->body2 + bpos),
 						   ch->body2_len - bpos };
 		}
-		w = sendmsg(ch->fd, &(struct msghdr){ .msg_iov = iov,
-						      .msg_iovlen = n },
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (ch->ssl)
+			w = tls_write(ch, iov);
+		else
+			w = sendmsg(ch->fd, &(struct msghdr){ .msg_iov = iov,
+							      .msg_iovlen = n },
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1189,7 +1313,14 @@ static void pump(struct channel *ch)
 				set_out(ch, true);
 				return;
 			}
-			disconnect(ch, strerror(errno));
+			if (errno == EINPROGRESS) {
+				/* TLS wants to read first (a key update) */
+				set_out(ch, false);
+				return;
+			}
+			disconnect(ch, errno == EPROTO && ch->ssl ?
+					       ch->ss->tls_err :
+					       strerror(errno));
 			return;
 		}
 		ch->pos += w;
@@ -1198,6 +1329,12 @@ static void pump(struct channel *ch)
 			continue;
 		ch->in_flight = false;
 		if (ch->msg_type == RT_MSG_BYE) {
+			if (ch->ssl) {
+				ERR_clear_error();
+				SSL_shutdown(ch->ssl); /* close_notify, no wait */
+				SSL_free(ch->ssl);
+				ch->ssl = NULL;
+			}
 			close(ch->fd);
 			ch->fd = -1;
 			ch->want_out = false;
@@ -1225,8 +1362,8 @@ static void protocol_error(struct channel *ch, const char *fmt, ...)
 	if (!ch->in_flight && ch->fd >= 0) {
 		/* best effort: the socket closes right after */
 		send_bye(ch, RT_BYE_PROTOCOL);
-		send(ch->fd, ch->hdr, ch->hdr_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		send(ch->fd, ch->body, ch->body_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		send_now(ch, ch->hdr, ch->hdr_len);
+		send_now(ch, ch->body, ch->body_len);
 	}
 	ch->failing = true;
 	disconnect(ch, "protocol error");
@@ -1268,9 +1405,18 @@ static void on_welcome(struct channel *ch, const uint8_t *p, uint32_t len)
 			       (unsigned long long)acked);
 		return;
 	}
-	log_info("output '%s': cpu %d: connected to %s, sending from byte %llu",
-		 out_name(ch->ss), ch->cpu, ch->ss->address,
-		 (unsigned long long)w.resume);
+	{
+		char tls[200] = "";
+
+		if (ch->ssl) {
+			memcpy(tls, " (", 2);
+			rt_tls_describe(ch->ssl, tls + 2, sizeof(tls) - 3);
+			strcat(tls, ")");
+		}
+		log_info("output '%s': cpu %d: connected to %s%s, sending from byte %llu",
+			 out_name(ch->ss), ch->cpu, ch->ss->address, tls,
+			 (unsigned long long)w.resume);
+	}
 	ch->sent = w.resume;
 	ch->state = CH_CONNECTED;
 	ch->attempt = 0;
@@ -1314,15 +1460,18 @@ static void on_bye(struct channel *ch, const uint8_t *p, uint32_t len)
 static void receive(struct channel *ch)
 {
 	for (;;) {
-		ssize_t n = recv(ch->fd, ch->rx + ch->rx_len,
-				 RX_SIZE - ch->rx_len, MSG_DONTWAIT);
+		ssize_t n = ch->ssl ? tls_read(ch, ch->rx + ch->rx_len,
+					       RX_SIZE - ch->rx_len) :
+				      recv(ch->fd, ch->rx + ch->rx_len,
+					   RX_SIZE - ch->rx_len, MSG_DONTWAIT);
 		size_t at = 0;
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			disconnect(ch, n < 0 ? strerror(errno) :
-					       "closed by the collector");
+			disconnect(ch, n == 0 ? "closed by the collector" :
+				       errno == EPROTO && ch->ssl ? ch->ss->tls_err :
+								    strerror(errno));
 			return;
 		}
 		ch->rx_len += n;
@@ -1393,12 +1542,15 @@ static void *sender_thread(void *arg)
 			if (ch->state == CH_BACKOFF && now >= ch->retry_at)
 				try_connect(ch);
 			else if ((ch->state == CH_CONNECTING ||
-				  ch->state == CH_HELLO) &&
+				  ch->state == CH_TLS || ch->state == CH_HELLO) &&
 				 now >= ch->deadline)
-				disconnect(ch, "no answer within 10 s");
+				disconnect(ch, ch->state == CH_TLS ?
+						       "no TLS handshake within 10 s" :
+						       "no answer within 10 s");
 			if (ch->state == CH_BACKOFF)
 				t = ch->retry_at - now;
-			else if (ch->state == CH_CONNECTING || ch->state == CH_HELLO)
+			else if (ch->state == CH_CONNECTING ||
+				 ch->state == CH_TLS || ch->state == CH_HELLO)
 				t = ch->deadline - now;
 			else if (ch->state == CH_CONNECTED && !ch->want_out) {
 				bool pending;
@@ -1433,13 +1585,18 @@ static void *sender_thread(void *arg)
 				connected(ch);
 				continue;
 			}
+			if (ch->state == CH_TLS) {
+				tls_handshake(ch);
+				continue;
+			}
 			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 				receive(ch);
 		}
 		/* anything new in the queues, or room in the sockets */
 		for (int c = 0; c < ss->s->nr_cpus; c++)
 			if (ss->s->online[c] && ss->ch[c].fd >= 0 &&
-			    ss->ch[c].state != CH_CONNECTING)
+			    ss->ch[c].state != CH_CONNECTING &&
+			    ss->ch[c].state != CH_TLS)
 				pump(&ss->ch[c]);
 	}
 	return NULL;
@@ -1517,6 +1674,42 @@ static int build_hello(struct sock_sink *ss, struct channel *ch)
 	return r;
 }
 
+/* The client context and the name to verify: tls_server_name, else the
+ * host of address. */
+static int open_tls(struct sock_sink *ss)
+{
+	const struct rt_output *o = ss->s->out;
+	enum rt_tls_file which;
+	char err[512];
+
+	if (o->tls_server_name) {
+		ss->tls_name = strdup(o->tls_server_name);
+	} else {
+		const char *a = ss->address, *colon = strrchr(a, ':');
+
+		if (a[0] == '[')
+			ss->tls_name = strndup(a + 1, colon - a - 2);
+		else
+			ss->tls_name = strndup(a, colon - a);
+	}
+	if (!ss->tls_name)
+		return -ENOMEM;
+	ss->tls = rt_tls_client_ctx(o->tls_ca, o->tls_cert, o->tls_key, err,
+				    sizeof(err), &which);
+	if (!ss->tls) {
+		log_err("output '%s': %s: %s", out_name(ss),
+			which == RT_TLS_CA ? "tls_ca" :
+			which == RT_TLS_CERT ? "tls_cert" : "tls_key", err);
+		return -EINVAL;
+	}
+	log_info("output '%s': TLS to %s, verifying the name '%s' against %s%s%s",
+		 out_name(ss), ss->address, ss->tls_name,
+		 o->tls_ca ? o->tls_ca : "the system's CA store",
+		 o->tls_cert ? ", client certificate " : "",
+		 o->tls_cert ? o->tls_cert : "");
+	return 0;
+}
+
 static int sock_open(struct rt_sink *s)
 {
 	struct sock_sink *ss = calloc(1, sizeof(*ss));
@@ -1588,9 +1781,11 @@ static int sock_open(struct rt_sink *s)
 	if (ss->ep < 0 || ss->kick_fd < 0 ||
 	    epoll_ctl(ss->ep, EPOLL_CTL_ADD, ss->kick_fd, &ev) < 0)
 		return -errno;
-	if (s->out->type == RT_OUTPUT_TCP)
-		log_warn("output '%s': plain TCP to %s: the capture travels unencrypted and unauthenticated (insecure = yes; TLS is not implemented yet)",
+	if (s->out->type == RT_OUTPUT_TCP && s->out->insecure)
+		log_warn("output '%s': plain TCP to %s: the capture travels unencrypted and unauthenticated (insecure = yes)",
 			 out_name(ss), ss->address);
+	else if (s->out->type == RT_OUTPUT_TCP && (r = open_tls(ss)) < 0)
+		return r;
 	r = pthread_create(&ss->thread, NULL, sender_thread, ss);
 	if (r) {
 		log_err("output '%s': cannot start its sender thread: %s",
@@ -1655,6 +1850,8 @@ static void sock_free(struct rt_sink *s)
 	for (int c = 0; ss->ch && c < s->nr_cpus; c++) {
 		struct channel *ch = &ss->ch[c];
 
+		if (ch->ssl)
+			SSL_free(ch->ssl);
 		if (ch->fd >= 0)
 			close(ch->fd);
 		if (ch->spill_fd >= 0) {
@@ -1679,6 +1876,8 @@ static void sock_free(struct rt_sink *s)
 	if (ss->kick_fd >= 0)
 		close(ss->kick_fd);
 	rt_buf_free(&ss->header);
+	SSL_CTX_free(ss->tls);
+	free(ss->tls_name);
 	free(ss->ch);
 	free(ss->name);
 	free(ss->address);
@@ -1707,8 +1906,10 @@ static const char *sock_state(struct rt_sink *s, char *detail, size_t len)
 		spilled += ch->spill_bytes;
 		pthread_mutex_unlock(&ch->mu);
 	}
-	snprintf(detail, len, "%s (%d/%d CPUs connected, %llu bytes queued, %llu spilled)",
-		 ss->address, up, nr, (unsigned long long)queued,
+	snprintf(detail, len, "%s%s (%d/%d CPUs connected, %llu bytes queued, %llu spilled)",
+		 ss->address,
+		 ss->tls ? " tls" : ss->type == RT_OUTPUT_TCP ? " plain" : "",
+		 up, nr, (unsigned long long)queued,
 		 (unsigned long long)spilled);
 	return spilled ? "spilling" :
 	       up == nr ? "connected" :
@@ -1739,6 +1940,8 @@ static void sock_status(struct rt_sink *s,
 		reconnects += atomic_load(&ch->reconnects);
 	}
 	put(ctx, "peer", ss->address);
+	put(ctx, "transport", ss->tls ? "tls" :
+			      ss->type == RT_OUTPUT_TCP ? "tcp" : "unix");
 	PUT_U64("acked_bytes", acked);
 	PUT_U64("queued_bytes", queued);
 	PUT_U64("spilled_bytes", spilled);
