@@ -76,11 +76,13 @@ start_collector() {
 	fi
 }
 
-# run NAME READER OUTPUT-TYPE (tls: a tcp output with TLS)
+# run NAME READER OUTPUT-TYPE (tls: a tcp output with TLS; tcp_zc: plain
+# tcp with zerocopy = yes)
 run() {
-	local name=$1 reader=$2 type=$3 out=$work/$1 tls=
+	local name=$1 reader=$2 type=$3 out=$work/$1 tls= zc=
 	local conf=$work/$name.conf
 	[ "$type" = tls ] && { type=tcp; tls=1; }
+	[ "$type" = tcp_zc ] && { type=tcp; zc=1; }
 	sed -e "s|^instance = .*|instance = $inst|" \
 	    -e "s|^path = .*|path = $out|" \
 	    -e "s|^type = file|type = $type|" \
@@ -95,7 +97,7 @@ run() {
 		if [ -n "$tls" ]; then
 			sed -i "s|^type = tcp\$|type = tcp\ntls_ca = $work/pki/ca.pem|" "$conf"
 		elif [ "$type" = tcp ]; then
-			sed -i "s|^type = tcp\$|type = tcp\ninsecure = yes|" "$conf"
+			sed -i "s|^type = tcp\$|type = tcp\ninsecure = yes${zc:+\\nzerocopy = yes}|" "$conf"
 		fi
 	fi
 	sed -i "s|^run_dir = .*|run_dir = $work/run|" "$conf"
@@ -121,6 +123,8 @@ run() {
 	local bytes=$(grep -o '[0-9]* bytes,' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
 	local reads=$(grep -o '[0-9]* reads' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
 	local cpu=$(sed -n 's/.*resource usage: user \([0-9.]*\) s, system \([0-9.]*\) s.*/\1 \2/p' "$work/$name.log" | awk '{print $1 + $2}')
+	local zcl=$(sed -n 's/.*zerocopy: \([0-9]*\) sends, [0-9]* completed without a copy, \([0-9]*\) copied.*/\1 \2/p' "$work/$name.log")
+	[ -n "$zcl" ] && echo "$name: $(grep -o 'zerocopy: .*' "$work/$name.log")"
 	if [ "$round" = 1 ]; then rm -rf "$out" "$work/coll-$name" "$work/spill-$name"; return 0; fi  # warm-up
 	local captured=$offered
 	if [ "$type" = file ]; then
@@ -143,6 +147,10 @@ run() {
 		eval "ccpu_sum_$name=\$(echo \"\${ccpu_sum_$name:-0} + $ccpu\" | bc -l)"
 	fi
 	[ "$name" = mmap ] && last_bytes=$bytes
+	if [ -n "$zcl" ]; then
+		zc_sends_sum=$(( ${zc_sends_sum:-0} + ${zcl% *} ))
+		zc_copied_sum=$(( ${zc_copied_sum:-0} + ${zcl#* } ))
+	fi
 	rm -rf "$out" "$work/coll-$name" "$work/spill-$name"
 }
 
@@ -173,7 +181,7 @@ dd_run() {
 	gb_sum_dd=$(echo "${gb_sum_dd:-0} + $g" | bc -l)
 }
 paths=("mmap mmap file" "splice read file" "copy copy file" "mmap_discard mmap discard"
-	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_tls mmap tls" "mmap_unix mmap unix")
+	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_tcp_zc mmap tcp_zc" "mmap_tls mmap tls" "mmap_unix mmap unix")
 # BENCH_PATHS="mmap splice": only these paths (the summary then shows nan
 # for the others)
 if [ -n "${BENCH_PATHS:-}" ]; then
@@ -204,11 +212,11 @@ ratio() {
 }
 echo
 echo "summary over both measured rounds (CPU-seconds per GB captured; lost = markers offered but not captured):"
-for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_tls mmap_unix dd; do
+for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_tcp_zc mmap_tls mmap_unix dd; do
 	[ "$(per_gb $n)" = nan ] && continue
 	if [ $n = dd ]; then
 		printf '  %-14s %6.3f CPU-s/GB\n' $n "$(per_gb $n)"
-	elif [ $n = mmap_tcp ] || [ $n = mmap_tls ] || [ $n = mmap_unix ]; then
+	elif [ $n = mmap_tcp ] || [ $n = mmap_tcp_zc ] || [ $n = mmap_tls ] || [ $n = mmap_unix ]; then
 		printf '  %-14s %6.3f CPU-s/GB  lost %d   collector %6.3f CPU-s/GB\n' $n "$(per_gb $n)" \
 			"$(eval echo \$lost_sum_$n)" "$(echo "$(eval echo \$ccpu_sum_$n) / $(eval echo \$gb_sum_$n)" | bc -l)"
 	else
@@ -223,6 +231,12 @@ if [ "$(per_gb mmap_tls)" != nan ] && [ "$(per_gb mmap_tcp)" != nan ]; then
 	printf 'TLS: tls/tcp %.2f (daemon CPU per GB): %+.3f CPU-s/GB in the daemon, %+.3f CPU-s/GB in the collector\n' \
 		"$(ratio mmap_tls mmap_tcp)" "$(echo "$(per_gb mmap_tls) - $(per_gb mmap_tcp)" | bc -l)" \
 		"$(echo "$ccpu_sum_mmap_tls / $gb_sum_mmap_tls - $ccpu_sum_mmap_tcp / $gb_sum_mmap_tcp" | bc -l)"
+fi
+if [ "$(per_gb mmap_tcp_zc)" != nan ] && [ "$(per_gb mmap_tcp)" != nan ]; then
+	printf 'zero-copy vs plain send: zc/plain %.2f (daemon CPU per GB), collector %.2f; the kernel copied %s of %s zero-copy sends\n' \
+		"$(ratio mmap_tcp_zc mmap_tcp)" \
+		"$(echo "($ccpu_sum_mmap_tcp_zc / $gb_sum_mmap_tcp_zc) / ($ccpu_sum_mmap_tcp / $gb_sum_mmap_tcp)" | bc -l)" \
+		"${zc_copied_sum:-0}" "${zc_sends_sum:-0}"
 fi
 printf 'reader alone (discarding output): mmap %.3f CPU-s/GB (target <= 0.2), splice %.3f CPU-s/GB\n' \
 	"$(per_gb mmap_discard)" "$(per_gb splice_discard)"

@@ -19,9 +19,16 @@
  *
  * One sender thread per output runs an epoll loop over its channels: it
  * connects, says HELLO, sends DATA from the WELCOME's resume offset with
- * plain send() (splicing mapped pages corrupted data here, and
- * MSG_ZEROCOPY on loopback only ever copied), frees what the collector
- * acknowledges, and reconnects with exponential backoff and jitter.
+ * plain send() (splicing mapped pages corrupted data here), frees what the
+ * collector acknowledges, and reconnects with exponential backoff and
+ * jitter.
+ *
+ * zerocopy = yes (plain tcp) sends DATA bodies from the queue's chunks with
+ * MSG_ZEROCOPY: the kernel then reads the chunk's pages until it reports
+ * the send complete on the socket's error queue, so a chunk is freed or
+ * reused only once both the collector's ACK and the kernel's completions
+ * cover it (zc_safe).  Headers (a reused buffer) and spilled bytes read
+ * back into the bounce buffer are sent the ordinary way.
  *
  * type = tcp without insecure = yes runs TLS (OpenSSL, non-blocking) on
  * each connection: SSL_connect after connect(), then the same messages
@@ -45,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <linux/errqueue.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +105,12 @@ struct mark {
 struct bound {
 	uint64_t off;
 	uint32_t crc;
+};
+
+/* A MSG_ZEROCOPY send the kernel has not reported complete yet. */
+struct zc_send {
+	uint64_t start; /* channel offset of its first byte */
+	bool done;	/* reported, but an earlier one is not */
 };
 
 struct sock_sink;
@@ -164,6 +178,18 @@ struct channel {
 	struct rt_buf hello;
 	uint8_t *rx;
 	size_t rx_len;
+	/* MSG_ZEROCOPY: this connection's sends in flight, oldest first,
+	 * numbered by the kernel from 0 per socket */
+	bool zc;      /* this connection sends bodies with MSG_ZEROCOPY */
+	bool body_zc; /* the message's bodies are queue chunks */
+	struct zc_send *zcq;
+	size_t zc_first, zc_nr, zc_cap;
+	uint32_t zc_seq_first; /* the kernel's number of zcq[zc_first] */
+	/* Chunks ending at or before this may be freed or reused as far as
+	 * the kernel is concerned: the first send in flight's offset, or
+	 * UINT64_MAX.  Read by free_acked() under mu, on this thread. */
+	uint64_t zc_safe;
+	atomic_uint_fast64_t zc_sends, zc_zero, zc_copied;
 };
 
 struct sock_sink {
@@ -194,6 +220,7 @@ struct sock_sink {
 	struct rt_buf header;
 	uint8_t token[TOKEN_MAX];
 	size_t token_len;
+	bool zerocopy;	/* zerocopy = yes */
 	SSL_CTX *tls;	/* NULL: plain (unix, or tcp with insecure = yes) */
 	char *tls_name; /* the name the collector's certificate must carry */
 	char tls_err[256]; /* the sender thread's last TLS failure */
@@ -507,8 +534,10 @@ static void free_acked(struct channel *ch, uint64_t upto)
 			}
 			ch->acked = to;
 		}
-		/* partly acknowledged, or the tail the reader still fills */
-		if (to < c_end || (c == ch->tail && c->len < CHUNK_SIZE))
+		/* partly acknowledged, or the tail the reader still fills, or
+		 * the kernel may still read it (MSG_ZEROCOPY) */
+		if (to < c_end || (c == ch->tail && c->len < CHUNK_SIZE) ||
+		    c_end > ch->zc_safe)
 			break;
 		/* the whole chunk is acknowledged */
 		ch->head = c->next;
@@ -887,8 +916,24 @@ static void disconnect(struct channel *ch, const char *why)
 		SSL_free(ch->ssl);
 		ch->ssl = NULL;
 	}
+	if (ch->zc_nr && ch->fd >= 0) {
+		/* the kernel may still read chunks for this socket: a reset
+		 * drops its send queue now, so they are no longer in use
+		 * (a graceful close would keep sending them while we reuse) */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(ch->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	if (ch->fd >= 0)
 		close(ch->fd);
+	if (ch->zc_nr || ch->zc_safe != UINT64_MAX) {
+		ch->zc_nr = 0;
+		ch->zc_safe = UINT64_MAX;
+		pthread_mutex_lock(&ch->mu);
+		free_acked(ch, ch->acked);
+		pthread_mutex_unlock(&ch->mu);
+	}
+	ch->zc = false;
 	ch->fd = -1;
 	ch->want_out = false;
 	ch->in_flight = false;
@@ -958,6 +1003,7 @@ static void start_msg2(struct channel *ch, uint16_t type, const void *fixed,
 	ch->body2_len = body2_len;
 	ch->pos = 0;
 	ch->in_flight = true;
+	ch->body_zc = false;
 }
 
 static void start_msg(struct channel *ch, uint16_t type, const void *fixed,
@@ -1041,6 +1087,15 @@ static void try_connect(struct channel *ch)
 		setsockopt(ch->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
 			   sizeof(intvl));
 		setsockopt(ch->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		if (ss->zerocopy) {
+			ch->zc = setsockopt(ch->fd, SOL_SOCKET, SO_ZEROCOPY, &one,
+					    sizeof(one)) == 0;
+			if (!ch->zc && !ch->failing)
+				log_warn("output '%s': cpu %d: SO_ZEROCOPY refused (%m): sending with plain send()",
+					 out_name(ss), ch->cpu);
+			ch->zc_first = ch->zc_nr = 0;
+			ch->zc_seq_first = 0;
+		}
 	}
 	if (connect(ch->fd, (struct sockaddr *)&sa, len) < 0 &&
 	    errno != EINPROGRESS) {
@@ -1232,6 +1287,7 @@ static int next_data(struct channel *ch)
 				   e - off > n ? c2->mem : NULL, e - off - n,
 				   crc_b);
 			ch->msg_end = e;
+			ch->body_zc = true;
 			return 1;
 		}
 	}
@@ -1253,7 +1309,88 @@ static int next_data(struct channel *ch)
 	}
 	start_msg(ch, RT_MSG_DATA, &off, sizeof(off), body, n);
 	ch->msg_end = off + n;
+	ch->body_zc = body != ch->bounce;
 	return 1;
+}
+
+/* A MSG_ZEROCOPY send of channel bytes from @start went out. */
+static int zc_sent(struct channel *ch, uint64_t start)
+{
+	if (ch->zc_nr == ch->zc_cap) {
+		size_t cap = ch->zc_cap ? 2 * ch->zc_cap : 256;
+		struct zc_send *q = malloc(cap * sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		for (size_t i = 0; i < ch->zc_nr; i++)
+			q[i] = ch->zcq[(ch->zc_first + i) % ch->zc_cap];
+		free(ch->zcq);
+		ch->zcq = q;
+		ch->zc_cap = cap;
+		ch->zc_first = 0;
+	}
+	ch->zcq[(ch->zc_first + ch->zc_nr++) % ch->zc_cap] =
+		(struct zc_send){ .start = start };
+	if (ch->zc_nr == 1)
+		ch->zc_safe = start;
+	atomic_fetch_add(&ch->zc_sends, 1);
+	return 0;
+}
+
+/*
+ * The kernel's completions from the error queue: sends [lo, hi] are done
+ * (SO_EE_CODE_ZEROCOPY_COPIED: it copied after all).  Frees the chunks
+ * that were only waiting for them.
+ */
+static void zc_drain(struct channel *ch)
+{
+	uint64_t safe = ch->zc_safe;
+
+	for (;;) {
+		char ctrl[CMSG_SPACE(sizeof(struct sock_extended_err)) + 64];
+		struct msghdr m = { .msg_control = ctrl,
+				    .msg_controllen = sizeof(ctrl) };
+		struct cmsghdr *cm;
+
+		if (recvmsg(ch->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+			struct sock_extended_err ee;
+			uint32_t lo, hi;
+
+			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == SOL_IPV6 &&
+			       cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+			if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno)
+				continue;
+			lo = ee.ee_info;
+			hi = ee.ee_data;
+			atomic_fetch_add(ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED ?
+						 &ch->zc_copied :
+						 &ch->zc_zero,
+					 (uint32_t)(hi - lo) + 1);
+			/* mark [lo, hi] among those in flight (wrapping u32) */
+			for (uint32_t k = lo - ch->zc_seq_first;; k++) {
+				if (k < ch->zc_nr)
+					ch->zcq[(ch->zc_first + k) % ch->zc_cap].done = true;
+				if (k + ch->zc_seq_first == hi)
+					break;
+			}
+		}
+	}
+	while (ch->zc_nr && ch->zcq[ch->zc_first].done) {
+		ch->zc_first = (ch->zc_first + 1) % ch->zc_cap;
+		ch->zc_nr--;
+		ch->zc_seq_first++;
+	}
+	ch->zc_safe = ch->zc_nr ? ch->zcq[ch->zc_first].start : UINT64_MAX;
+	if (ch->zc_safe != safe) {
+		pthread_mutex_lock(&ch->mu);
+		free_acked(ch, ch->acked);
+		pthread_mutex_unlock(&ch->mu);
+	}
 }
 
 /* Send what the socket takes. */
@@ -1261,7 +1398,8 @@ static void pump(struct channel *ch)
 {
 	while (ch->fd >= 0) {
 		struct iovec iov[3];
-		int n = 0;
+		int n = 0, flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+		uint64_t zc_start = 0;
 		ssize_t w;
 
 		if (!ch->in_flight) {
@@ -1300,12 +1438,31 @@ static void pump(struct channel *ch)
 			iov[n++] = (struct iovec){ (void *)(ch->body2 + bpos),
 						   ch->body2_len - bpos };
 		}
+		if (ch->zc && ch->body_zc) {
+			if (ch->pos < ch->hdr_len) {
+				/* the header buffer is reused: copied, and
+				 * held back (MSG_MORE) for the body */
+				n = 1;
+				flags |= MSG_MORE;
+			} else {
+				flags |= MSG_ZEROCOPY;
+				zc_start = ch->msg_end - ch->body_len -
+					   ch->body2_len + (ch->pos - ch->hdr_len);
+			}
+		}
 		if (ch->ssl)
 			w = tls_write(ch, iov);
 		else
 			w = sendmsg(ch->fd, &(struct msghdr){ .msg_iov = iov,
 							      .msg_iovlen = n },
-				    MSG_NOSIGNAL | MSG_DONTWAIT);
+				    flags);
+		if (w > 0 && (flags & MSG_ZEROCOPY) && zc_sent(ch, zc_start) < 0) {
+			disconnect(ch, "out of memory tracking zero-copy sends");
+			return;
+		}
+		if (w < 0 && errno == ENOBUFS && (flags & MSG_ZEROCOPY) &&
+		    ch->zc_nr)
+			return; /* optmem full: the completions (EPOLLERR) come */
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1589,6 +1746,8 @@ static void *sender_thread(void *arg)
 				tls_handshake(ch);
 				continue;
 			}
+			if ((evs[i].events & EPOLLERR) && ch->zc)
+				zc_drain(ch);
 			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 				receive(ch);
 		}
@@ -1731,6 +1890,7 @@ static int sock_open(struct rt_sink *s)
 	ss->reconnect_min_ms = s->out->reconnect_min_ms;
 	ss->reconnect_max_ms = s->out->reconnect_max_ms;
 	ss->type = s->out->type;
+	ss->zerocopy = s->out->zerocopy;
 	ss->ch = calloc(s->nr_cpus, sizeof(*ss->ch));
 	if (!ss->name || !ss->address || !ss->spill_dir || !ss->ch)
 		return -ENOMEM;
@@ -1741,6 +1901,7 @@ static int sock_open(struct rt_sink *s)
 		ch->cpu = c;
 		ch->fd = ch->spill_fd = -1;
 		ch->state = CH_BACKOFF; /* retry_at 0: at once */
+		ch->zc_safe = UINT64_MAX;
 		pthread_mutex_init(&ch->mu, NULL);
 	}
 	for (int c = 0; c < s->nr_cpus; c++)
@@ -1826,6 +1987,18 @@ static void finish(struct sock_sink *ss)
 	if (now_ms() - t0 > 1000)
 		log_info("output '%s': waited %.1f s for the collector's last acknowledgements",
 			 o->name, (now_ms() - t0) / 1000.0);
+	if (ss->zerocopy) {
+		uint64_t zs = 0, zz = 0, zcp = 0;
+
+		for (int c = 0; c < ss->s->nr_cpus; c++) {
+			zs += atomic_load(&ss->ch[c].zc_sends);
+			zz += atomic_load(&ss->ch[c].zc_zero);
+			zcp += atomic_load(&ss->ch[c].zc_copied);
+		}
+		log_info("output '%s': zerocopy: %llu sends, %llu completed without a copy, %llu copied by the kernel",
+			 o->name, (unsigned long long)zs, (unsigned long long)zz,
+			 (unsigned long long)zcp);
+	}
 }
 
 static void free_chunks(struct chunk *c)
@@ -1868,6 +2041,7 @@ static void sock_free(struct rt_sink *s)
 		free(ch->bounds);
 		free(ch->bounce);
 		free(ch->rx);
+		free(ch->zcq);
 		rt_buf_free(&ch->hello);
 		pthread_mutex_destroy(&ch->mu);
 	}
@@ -1906,11 +2080,27 @@ static const char *sock_state(struct rt_sink *s, char *detail, size_t len)
 		spilled += ch->spill_bytes;
 		pthread_mutex_unlock(&ch->mu);
 	}
-	snprintf(detail, len, "%s%s (%d/%d CPUs connected, %llu bytes queued, %llu spilled)",
-		 ss->address,
-		 ss->tls ? " tls" : ss->type == RT_OUTPUT_TCP ? " plain" : "",
-		 up, nr, (unsigned long long)queued,
-		 (unsigned long long)spilled);
+	{
+		int k = snprintf(detail, len, "%s%s (%d/%d CPUs connected, %llu bytes queued, %llu spilled",
+				 ss->address,
+				 ss->tls ? " tls" : ss->type == RT_OUTPUT_TCP ? " plain" : "",
+				 up, nr, (unsigned long long)queued,
+				 (unsigned long long)spilled);
+		uint64_t zs = 0, zz = 0, zcp = 0;
+
+		for (int c = 0; ss->zerocopy && c < s->nr_cpus; c++) {
+			zs += atomic_load(&ss->ch[c].zc_sends);
+			zz += atomic_load(&ss->ch[c].zc_zero);
+			zcp += atomic_load(&ss->ch[c].zc_copied);
+		}
+		if (k >= 0 && (size_t)k < len && ss->zerocopy)
+			k += snprintf(detail + k, len - k,
+				      ", zerocopy: %llu sends, %llu completed without a copy, %llu copied by the kernel",
+				      (unsigned long long)zs, (unsigned long long)zz,
+				      (unsigned long long)zcp);
+		if (k >= 0 && (size_t)k < len)
+			snprintf(detail + k, len - k, ")");
+	}
 	return spilled ? "spilling" :
 	       up == nr ? "connected" :
 	       backoff	? "backoff" :
@@ -1942,6 +2132,18 @@ static void sock_status(struct rt_sink *s,
 	put(ctx, "peer", ss->address);
 	put(ctx, "transport", ss->tls ? "tls" :
 			      ss->type == RT_OUTPUT_TCP ? "tcp" : "unix");
+	if (ss->zerocopy) {
+		uint64_t zs = 0, zz = 0, zcp = 0;
+
+		for (int c = 0; c < s->nr_cpus; c++) {
+			zs += atomic_load(&ss->ch[c].zc_sends);
+			zz += atomic_load(&ss->ch[c].zc_zero);
+			zcp += atomic_load(&ss->ch[c].zc_copied);
+		}
+		PUT_U64("zerocopy_sends", zs);
+		PUT_U64("zerocopy_completed", zz);
+		PUT_U64("zerocopy_copied", zcp);
+	}
 	PUT_U64("acked_bytes", acked);
 	PUT_U64("queued_bytes", queued);
 	PUT_U64("spilled_bytes", spilled);

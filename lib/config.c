@@ -700,6 +700,14 @@ static int set_tls_server_name(struct parser *p, const char *value)
 	return set_string(p, &p->output->tls_server_name, value);
 }
 
+static int set_zerocopy(struct parser *p, const char *value)
+{
+	if (rt_parse_bool(value, &p->output->zerocopy) < 0)
+		return fail(p, "%szerocopy: '%s' is not yes or no", p->prefix,
+			    value);
+	return 0;
+}
+
 /* ---- [daemon] ---- */
 
 static int set_run_dir(struct parser *p, const char *value)
@@ -741,7 +749,8 @@ enum {
 	OUT_TLS_CERT,
 	OUT_TLS_KEY,
 	OUT_TLS_SERVER_NAME,
-	OUT_LAST = OUT_TLS_SERVER_NAME,
+	OUT_ZEROCOPY,
+	OUT_LAST = OUT_ZEROCOPY,
 };
 static const struct key_def output_keys[] = {
 	[OUT_TYPE] = { "type", set_output_type, NULL },
@@ -761,6 +770,7 @@ static const struct key_def output_keys[] = {
 	[OUT_TLS_CERT] = { "tls_cert", set_tls_cert, NULL },
 	[OUT_TLS_KEY] = { "tls_key", set_tls_key, NULL },
 	[OUT_TLS_SERVER_NAME] = { "tls_server_name", set_tls_server_name, NULL },
+	[OUT_ZEROCOPY] = { "zerocopy", set_zerocopy, NULL },
 };
 
 static const struct key_def daemon_keys[] = {
@@ -1248,6 +1258,10 @@ static int check_tls(struct parser *p, const struct rt_output *o,
 					lines[OUT_INSECURE]);
 		return 0;
 	}
+	if (o->zerocopy)
+		return fail_at(p, -EINVAL, lines[OUT_ZEROCOPY],
+			       "output '%s': 'zerocopy = yes' is only for plain TCP (insecure = yes): TLS encrypts into its own buffers",
+			       o->name);
 	if (!o->tls_cert != !o->tls_key)
 		return fail_at(p, -EINVAL,
 			       lines[o->tls_cert ? OUT_TLS_CERT : OUT_TLS_KEY],

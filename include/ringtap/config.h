@@ -63,6 +63,7 @@ struct rt_output {
 	char *tls_ca;		/* verifies the collector, NULL = system store */
 	char *tls_cert, *tls_key; /* client certificate, NULL = none */
 	char *tls_server_name;	/* NULL = the host part of address */
+	bool zerocopy;		/* plain tcp: send DATA with MSG_ZEROCOPY */
 	int line;
 };
 
