@@ -17,15 +17,18 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "ringtap/config.h"
+#include "ringtap/tls.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -41,7 +44,7 @@
 #define CLOCK_MAX 32
 #define MIN_ROTATE_SIZE (64 * 1024)
 #define MAX_FILES_MAX 1000000
-#define MAX_KEYS 16 /* keys of the largest section */
+#define MAX_KEYS 24 /* keys of the largest section */
 /* socket outputs */
 #define DEFAULT_NET_FILE_SIZE (256ull << 20)
 #define DEFAULT_QUEUE_SIZE (64ull << 20)
@@ -670,6 +673,41 @@ static int set_insecure(struct parser *p, const char *value)
 	return 0;
 }
 
+static int set_tls_ca(struct parser *p, const char *value)
+{
+	return set_abs_path(p, "tls_ca", &p->output->tls_ca, value);
+}
+
+static int set_tls_cert(struct parser *p, const char *value)
+{
+	return set_abs_path(p, "tls_cert", &p->output->tls_cert, value);
+}
+
+static int set_tls_key(struct parser *p, const char *value)
+{
+	return set_abs_path(p, "tls_key", &p->output->tls_key, value);
+}
+
+static int set_tls_server_name(struct parser *p, const char *value)
+{
+	for (const char *c = value; *c; c++)
+		if (!isgraph((unsigned char)*c) || *c == '/')
+			return fail(p, "%stls_server_name: '%s' is not a host name or address",
+				    p->prefix, value);
+	if (!value[0] || strlen(value) > 253)
+		return fail(p, "%stls_server_name: '%s' is not a host name or address",
+			    p->prefix, value);
+	return set_string(p, &p->output->tls_server_name, value);
+}
+
+static int set_zerocopy(struct parser *p, const char *value)
+{
+	if (rt_parse_bool(value, &p->output->zerocopy) < 0)
+		return fail(p, "%szerocopy: '%s' is not yes or no", p->prefix,
+			    value);
+	return 0;
+}
+
 /* ---- [daemon] ---- */
 
 static int set_run_dir(struct parser *p, const char *value)
@@ -707,6 +745,12 @@ enum {
 	OUT_STOP_TIMEOUT,
 	OUT_TOKEN_FILE,
 	OUT_INSECURE,
+	OUT_TLS_CA,
+	OUT_TLS_CERT,
+	OUT_TLS_KEY,
+	OUT_TLS_SERVER_NAME,
+	OUT_ZEROCOPY,
+	OUT_LAST = OUT_ZEROCOPY,
 };
 static const struct key_def output_keys[] = {
 	[OUT_TYPE] = { "type", set_output_type, NULL },
@@ -722,6 +766,11 @@ static const struct key_def output_keys[] = {
 	[OUT_STOP_TIMEOUT] = { "stop_timeout_ms", set_stop_timeout, NULL },
 	[OUT_TOKEN_FILE] = { "token_file", set_token_file, NULL },
 	[OUT_INSECURE] = { "insecure", set_insecure, NULL },
+	[OUT_TLS_CA] = { "tls_ca", set_tls_ca, NULL },
+	[OUT_TLS_CERT] = { "tls_cert", set_tls_cert, NULL },
+	[OUT_TLS_KEY] = { "tls_key", set_tls_key, NULL },
+	[OUT_TLS_SERVER_NAME] = { "tls_server_name", set_tls_server_name, NULL },
+	[OUT_ZEROCOPY] = { "zerocopy", set_zerocopy, NULL },
 };
 
 static const struct key_def daemon_keys[] = {
@@ -1164,6 +1213,84 @@ static bool is_net(const struct rt_output *o)
 	return o->type == RT_OUTPUT_TCP || o->type == RT_OUTPUT_UNIX;
 }
 
+/* A file the daemon will read: readable now, or an error at @line. */
+static int check_readable(struct parser *p, const struct rt_output *o,
+			  const char *key, const char *path, int line)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail_at(p, -EINVAL, line, "output '%s': %s: cannot read '%s': %s",
+			       o->name, key, path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+/*
+ * tcp: TLS unless insecure = yes.  The files must be readable and usable
+ * (PEM, the key matching the certificate) now, not at the first connection.
+ */
+static int check_tls(struct parser *p, const struct rt_output *o,
+		     const int *lines)
+{
+	static const int tls_keys[] = { OUT_TLS_CA, OUT_TLS_CERT, OUT_TLS_KEY,
+					OUT_TLS_SERVER_NAME };
+	char err[512];
+	enum rt_tls_file which;
+	SSL_CTX *ctx;
+	int r;
+
+	if (o->type == RT_OUTPUT_UNIX) {
+		for (int k = OUT_INSECURE; k <= OUT_LAST; k++)
+			if (lines[k])
+				return fail_at(p, -EINVAL, lines[k],
+					       "output '%s': '%s' is only for type 'tcp'",
+					       o->name, output_keys[k].name);
+		return 0;
+	}
+	if (o->insecure) {
+		for (size_t i = 0; i < ARRAY_SIZE(tls_keys); i++)
+			if (lines[tls_keys[i]])
+				return fail_at(
+					p, -EINVAL, lines[tls_keys[i]],
+					"output '%s': '%s' is for TLS, but 'insecure = yes' (line %d) sends plain TCP: remove one of them",
+					o->name, output_keys[tls_keys[i]].name,
+					lines[OUT_INSECURE]);
+		return 0;
+	}
+	if (o->zerocopy)
+		return fail_at(p, -EINVAL, lines[OUT_ZEROCOPY],
+			       "output '%s': 'zerocopy = yes' is only for plain TCP (insecure = yes): TLS encrypts into its own buffers",
+			       o->name);
+	if (!o->tls_cert != !o->tls_key)
+		return fail_at(p, -EINVAL,
+			       lines[o->tls_cert ? OUT_TLS_CERT : OUT_TLS_KEY],
+			       "output '%s': '%s' needs '%s' too (the client certificate and its private key)",
+			       o->name, o->tls_cert ? "tls_cert" : "tls_key",
+			       o->tls_cert ? "tls_key" : "tls_cert");
+	if ((o->tls_ca && (r = check_readable(p, o, "tls_ca", o->tls_ca,
+					      lines[OUT_TLS_CA])) < 0) ||
+	    (o->tls_cert && (r = check_readable(p, o, "tls_cert", o->tls_cert,
+						lines[OUT_TLS_CERT])) < 0) ||
+	    (o->tls_key && (r = check_readable(p, o, "tls_key", o->tls_key,
+					       lines[OUT_TLS_KEY])) < 0))
+		return r;
+	ctx = rt_tls_client_ctx(o->tls_ca, o->tls_cert, o->tls_key, err,
+				sizeof(err), &which);
+	if (!ctx)
+		return fail_at(p, -EINVAL,
+			       which == RT_TLS_CA   ? (lines[OUT_TLS_CA] ? lines[OUT_TLS_CA] : o->line) :
+			       which == RT_TLS_CERT ? lines[OUT_TLS_CERT] :
+						      lines[OUT_TLS_KEY],
+			       "output '%s': %s: %s", o->name,
+			       which == RT_TLS_CA   ? "tls_ca" :
+			       which == RT_TLS_CERT ? "tls_cert" :
+						      "tls_key",
+			       err);
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 static int check_net_output(struct parser *p, struct rt_output *o,
 			    const int *lines)
 {
@@ -1171,7 +1298,7 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 						 "unix" };
 
 	if (!is_net(o)) {
-		for (int k = OUT_ADDRESS; k <= OUT_INSECURE; k++)
+		for (int k = OUT_ADDRESS; k <= OUT_LAST; k++)
 			if (lines[k])
 				return fail_at(
 					p, -EINVAL, lines[k],
@@ -1201,15 +1328,9 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 	r = check_address(p, o, lines[OUT_ADDRESS]);
 	if (r < 0)
 		return r;
-	if (o->type == RT_OUTPUT_UNIX && lines[OUT_INSECURE])
-		return fail_at(p, -EINVAL, lines[OUT_INSECURE],
-			       "output '%s': 'insecure' is only for type 'tcp'",
-			       o->name);
-	if (o->type == RT_OUTPUT_TCP && !o->insecure)
-		return fail_at(
-			p, -EINVAL, lines[OUT_INSECURE] ? lines[OUT_INSECURE] : o->line,
-			"output '%s': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes' to send the capture unencrypted and unauthenticated",
-			o->name);
+	r = check_tls(p, o, lines);
+	if (r < 0)
+		return r;
 	if (o->reconnect_min_ms > o->reconnect_max_ms)
 		return fail_at(
 			p, -EINVAL,
@@ -1408,6 +1529,10 @@ void rt_config_free(struct rt_config *cfg)
 		free(cfg->outputs[i].address);
 		free(cfg->outputs[i].spill_dir);
 		free(cfg->outputs[i].token_file);
+		free(cfg->outputs[i].tls_ca);
+		free(cfg->outputs[i].tls_cert);
+		free(cfg->outputs[i].tls_key);
+		free(cfg->outputs[i].tls_server_name);
 	}
 	for (size_t i = 0; i < cfg->nr_bpf && i < RT_CONFIG_MAX_BPF; i++) {
 		free(cfg->bpf[i].name);

@@ -59,6 +59,11 @@ struct rt_output {
 	unsigned int stop_timeout_ms; /* wait for the last ACKs on stop */
 	char *token_file;	/* shared secret sent in HELLO, NULL = none */
 	bool insecure;		/* tcp: plain TCP without TLS, accepted */
+	/* tcp without insecure: TLS */
+	char *tls_ca;		/* verifies the collector, NULL = system store */
+	char *tls_cert, *tls_key; /* client certificate, NULL = none */
+	char *tls_server_name;	/* NULL = the host part of address */
+	bool zerocopy;		/* plain tcp: send DATA with MSG_ZEROCOPY */
 	int line;
 };
 
