@@ -212,7 +212,9 @@ static int parse_uids(struct collect *cl, const char *list)
 /* The content of @path without trailing line endings, as ringtapd reads it. */
 static int read_token(struct collect *cl, const char *path)
 {
-	char buf[4096];
+	/* the same rule as ringtapd's token_file: at most 4095 bytes after
+	 * the line ending is dropped */
+	char buf[4096 + 1];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -228,7 +230,7 @@ static int read_token(struct collect *cl, const char *path)
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	if (n == 0 || n == sizeof(buf) - 1 || memchr(buf, 0, (size_t)n)) {
+	if (n == 0 || n >= (ssize_t)sizeof(buf) - 1 || memchr(buf, 0, (size_t)n)) {
 		log_err("--token-file '%s' is empty, longer than %zu bytes or binary",
 			path, sizeof(buf) - 2);
 		return -EINVAL;
