@@ -206,9 +206,6 @@ struct sock_sink {
 	enum rt_output_type type;
 	char *spill_dir;
 	char host[256], boot_id[64], capture_id[64];
-	/* s->header with this channel's CAPTURE_ID: a reload's new header
-	 * carries a new one, which the collector would refuse mid-channel */
-	struct rt_buf header;
 	uint8_t token[TOKEN_MAX];
 	size_t token_len;
 	bool zerocopy;	/* zerocopy = yes */
@@ -677,32 +674,11 @@ static int sock_close_cpu(struct rt_sink *s, int cpu,
 	return r;
 }
 
-/* s->header, keeping the channel's capture id. */
-static int copy_header(struct sock_sink *ss)
-{
-	const struct rt_buf *h = ss->s->header;
-	size_t off = 0;
-	uint16_t tag;
-	const uint8_t *val;
-	uint32_t len;
-
-	ss->header.len = 0;
-	if (rt_buf_append(&ss->header, h->data, h->len) < 0)
-		return -ENOMEM;
-	while (rt_record_next(h->data, h->len, &off, &tag, &val, &len) == 1)
-		if (tag == RT_TAG_CAPTURE_ID && len == strlen(ss->capture_id))
-			memcpy(ss->header.data + (val - h->data), ss->capture_id,
-			       len);
-	return 0;
-}
-
-/* Reload: every CPU goes on in a new file with the new HEADER. */
+/* Reload: every CPU goes on in a new file with the new HEADER (which
+ * keeps the capture's CAPTURE_ID, so the collector's channel goes on). */
 static int sock_restart(struct rt_sink *s)
 {
 	struct sock_sink *ss = s->priv;
-
-	if (copy_header(ss) < 0)
-		return -ENOMEM;
 
 	for (int c = 0; c < s->nr_cpus; c++)
 		if (s->online[c] && ss->ch[c].f.open)
@@ -1732,7 +1708,7 @@ static int sock_open(struct rt_sink *s)
 		ch->ss = ss;
 		ch->cpu = c;
 		ch->f = (struct rt_framer){
-			.s = s, .cpu = c, .emit = emit, .header = &ss->header,
+			.s = s, .cpu = c, .emit = emit,
 		};
 		ch->fd = ch->spill_fd = -1;
 		ch->state = CH_BACKOFF; /* retry_at 0: at once */
@@ -1746,8 +1722,6 @@ static int sock_open(struct rt_sink *s)
 	if (r < 0)
 		return r;
 	header_identity(ss);
-	if (copy_header(ss) < 0)
-		return -ENOMEM;
 	ss->tail_reserve = rt_framer_tail_reserve(s->inst);
 	{
 		int online = 0;
@@ -1880,7 +1854,6 @@ static void sock_free(struct rt_sink *s)
 		close(ss->ep);
 	if (ss->kick_fd >= 0)
 		close(ss->kick_fd);
-	rt_buf_free(&ss->header);
 	SSL_CTX_free(ss->tls);
 	free(ss->tls_name);
 	free(ss->ch);
