@@ -748,6 +748,23 @@ struct bad_output {
 #define BAD_OUTPUT(trace, keys, line, part) { trace, keys, line, part, __LINE__ }
 
 static const struct bad_output bad_socket[] = {
+	/* TLS: the files are checked when the config is read */
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ntls_cert = /etc/hostname\n", 11,
+		   "output 'c': 'tls_cert' needs 'tls_key' too"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ntls_key = /etc/hostname\n", 11,
+		   "output 'c': 'tls_key' needs 'tls_cert' too"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ntls_ca = /nonexistent/ca.pem\n", 11,
+		   "output 'c': tls_ca: cannot read '/nonexistent/ca.pem': No such file or directory"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ntls_ca = /etc/hostname\n", 11,
+		   "output 'c': tls_ca: '/etc/hostname': no usable CA certificates"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ntls_ca = ca.pem\n", 11,
+		   "tls_ca: 'ca.pem' is not an absolute path"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ninsecure = yes\ntls_server_name = collector\n", 12,
+		   "output 'c': 'tls_server_name' is for TLS, but 'insecure = yes' (line 11) sends plain TCP"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\ntls_server_name = a/b\n", 11,
+		   "tls_server_name: 'a/b' is not a host name or address"),
+	BAD_OUTPUT("", "type = unix\naddress = /s\ntls_server_name = x\n", 11,
+		   "output 'c': 'tls_server_name' is only for type 'tcp'"),
 	BAD_OUTPUT("", "type = tcp\ninsecure = yes\n", 8,
 		   "output 'c': type 'tcp' needs 'address'"),
 	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = host\n", 11,
@@ -860,41 +877,6 @@ static void test_socket_outputs(void **state)
 	assert_null(o->tls_key);
 	assert_null(o->tls_server_name);
 	rt_config_free(&cfg);
-	/* TLS keys: files are checked when the config is read */
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"tls_cert = /etc/hostname\n"),
-		   11, "output 'c': 'tls_cert' needs 'tls_key' too");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"tls_key = /etc/hostname\n"),
-		   11, "output 'c': 'tls_key' needs 'tls_cert' too");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"tls_ca = /nonexistent/ca.pem\n"),
-		   11,
-		   "output 'c': tls_ca: cannot read '/nonexistent/ca.pem': No such file or directory");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"tls_ca = /etc/hostname\n"),
-		   11, "output 'c': tls_ca: '/etc/hostname': no usable CA certificates");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"tls_ca = ca.pem\n"),
-		   11, "tls_ca: 'ca.pem' is not an absolute path");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"insecure = yes\ntls_server_name = collector\n"),
-		   12,
-		   "output 'c': 'tls_server_name' is for TLS, but 'insecure = yes' (line 11) sends plain TCP");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = tcp\naddress = h:1\n"
-			"tls_server_name = a/b\n"),
-		   11, "tls_server_name: 'a/b' is not a host name or address");
-	want_error(conf("ftrace:print", "",
-			"[output \"c\"]\ntype = unix\naddress = /s\n"
-			"tls_server_name = x\n"),
-		   11, "output 'c': 'tls_server_name' is only for type 'tcp'");
 	want_error(conf("ftrace:print", "", "tls_ca = /etc/hostname\n"), 8,
 		   "output 'o': 'tls_ca' is only for types 'tcp' and 'unix'");
 	for (size_t i = 0; i < sizeof(bad_socket) / sizeof(bad_socket[0]); i++) {
