@@ -118,6 +118,7 @@ unit: $(UNIT_BINS)
 bench: all
 	$(Q)bench/run-bench.sh $(B)
 	$(Q)bench/run-decode-bench.sh $(B)
+	$(Q)bench/run-bpf-bench.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
