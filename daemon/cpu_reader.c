@@ -251,8 +251,10 @@ static void emit(struct rt_cpu_reader *rd, const struct rt_subbuf_ref *ref)
 {
 	struct rt_capture *cap = rd->cap;
 
+	rt_cmdlines_moment_begin();
 	for (size_t i = 0; i < cap->nr_sinks; i++)
 		cap->sinks[i]->ops->write_subbuf(cap->sinks[i], rd->cpu, ref);
+	rt_cmdlines_moment_end();
 	rd->st.subbufs++;
 	rd->st.bytes += ref->sb.data_len;
 	rd->st.events += ref->sb.entries;
@@ -510,8 +512,10 @@ static void *reader_thread(void *arg)
 			log_err("cpu %d: cannot report the failure: %m", rd->cpu);
 	}
 	final_stats(rd);
+	rt_cmdlines_moment_begin();
 	for (size_t i = 0; i < cap->nr_sinks; i++)
 		cap->sinks[i]->ops->close_cpu(cap->sinks[i], rd->cpu, &rd->st);
+	rt_cmdlines_moment_end();
 	pthread_rwlock_unlock(&cap->lock);
 	return NULL;
 }

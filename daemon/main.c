@@ -414,13 +414,17 @@ static int run(struct rt_daemon *d, const struct options *o)
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < d->cfg->nr_outputs; i++) {
+	/* one cmdlines table for all: the same room kept at files' ends */
+	rt_cmdlines_moment_begin();
+	for (size_t i = 0; i < d->cfg->nr_outputs && r >= 0; i++) {
 		r = rt_sink_create(&d->cfg->outputs[i], d->header, &d->inst,
 				   cap->nr_cpus, cap->online, &cap->sinks[i]);
-		if (r < 0)
-			goto out;
-		cap->nr_sinks++;
+		if (r >= 0)
+			cap->nr_sinks++;
 	}
+	rt_cmdlines_moment_end();
+	if (r < 0)
+		goto out;
 	r = rt_control_open(d);
 	if (r < 0)
 		goto out;

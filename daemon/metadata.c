@@ -263,18 +263,49 @@ int rt_metadata_build2(const struct rt_config *cfg,
 	return r;
 }
 
+/* The table read during this thread's moment, if any (see ringtapd.h). */
+static __thread int moment_depth;
+static __thread bool moment_have;
+static __thread struct rt_buf moment_buf;
+
+void rt_cmdlines_moment_begin(void)
+{
+	moment_depth++;
+}
+
+void rt_cmdlines_moment_end(void)
+{
+	if (--moment_depth == 0) {
+		rt_buf_free(&moment_buf);
+		moment_have = false;
+	}
+}
+
 int rt_metadata_cmdlines(struct rt_instance *inst, struct rt_buf *b)
 {
+	struct rt_buf rec = { 0 };
 	char *text;
 	int size = 0, r;
 
+	if (moment_depth && moment_have)
+		return rt_buf_append(b, moment_buf.data, moment_buf.len);
 	/* libtracefs returns NULL for an empty file too: the table is
 	 * empty until something records a task's comm (sched events). */
 	errno = 0;
 	text = tracefs_instance_file_read(NULL, "saved_cmdlines", &size);
-	if (!text)
-		return errno ? -errno : rt_record_add(b, RT_TAG_CMDLINES, "", 0);
-	r = rt_record_add(b, RT_TAG_CMDLINES, text, size);
+	if (!text && errno)
+		return -errno;
+	r = rt_record_add(&rec, RT_TAG_CMDLINES, text ? text : "",
+			  text ? size : 0);
 	free(text);
+	if (!r)
+		r = rt_buf_append(b, rec.data, rec.len);
+	if (!r && moment_depth) {
+		rt_buf_free(&moment_buf);
+		moment_buf = rec;
+		moment_have = true;
+		return 0;
+	}
+	rt_buf_free(&rec);
 	return r;
 }

@@ -196,7 +196,9 @@ int rt_reload(struct rt_daemon *d)
 		log_info("reload: output '%s' removed", s->out->name);
 		finish_sink(cap, s);
 	}
-	/* Outputs that stay: new settings, new files with the new HEADER. */
+	/* Outputs that stay: new settings, new files with the new HEADER
+	 * (and the same cmdlines table in the files they end). */
+	rt_cmdlines_moment_begin();
 	for (size_t j = 0; j < nr; j++) {
 		struct rt_sink *s = sinks[j];
 
@@ -208,6 +210,7 @@ int rt_reload(struct rt_daemon *d)
 			log_warn("reload: output '%s' could not start new files everywhere; it retries on the next write",
 				 s->out->name);
 	}
+	rt_cmdlines_moment_end();
 	free(cap->sinks);
 	cap->sinks = sinks;
 	cap->nr_sinks = nr;

@@ -60,8 +60,17 @@ int rt_metadata_build2(const struct rt_config *cfg,
 		       const struct rt_config *prev, struct rt_instance *inst,
 		       uint32_t subbuf_size, int nr_cpus, const char *mode,
 		       struct rt_buf *out);
-/* saved_cmdlines as a METADATA payload. */
+/* saved_cmdlines as a METADATA payload (appended to @out). */
 int rt_metadata_cmdlines(struct rt_instance *inst, struct rt_buf *out);
+/*
+ * A moment of the calling thread: while it lasts, rt_metadata_cmdlines()
+ * reads the table once and gives every caller the same bytes.  The reader
+ * threads and the reload bracket each hand-over to all outputs with it, so
+ * that outputs ending a file at the same point carry the same table (a
+ * socket channel carries exactly the bytes a file output writes).
+ */
+void rt_cmdlines_moment_begin(void);
+void rt_cmdlines_moment_end(void);
 
 /* ---- sinks: where sub-buffers go ---- */
 
