@@ -693,7 +693,7 @@ static void test_err_outputs(void **state)
 			 -EINVAL);
 	assert_string_equal(
 		err,
-		"t.conf:9: output 'x': type 'udp' is not supported (file, discard, tcp, unix)");
+		"t.conf:9: output 'x': type 'udp' is not supported (file, discard, tcp, unix, nats)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\ntype = File\n"), 9,
 		   "output 'x': type 'File' is not supported");
 	want_error(conf("ftrace:print", "",
@@ -701,7 +701,7 @@ static void test_err_outputs(void **state)
 			"max_files = 2\n"),
 		   9, "output 'x': type 'file' needs 'path'");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\npath = /x\n"), 8,
-		   "output 'x': missing 'type' (file, discard, tcp, unix)");
+		   "output 'x': missing 'type' (file, discard, tcp, unix, nats)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\n"), 8,
 		   "output 'x': missing 'type'");
 	want_error(conf("ftrace:print", "",
