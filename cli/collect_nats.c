@@ -733,6 +733,11 @@ static int ensure_stream(struct ncollect *nc)
 		else if (jerr == JSStreamNameExistErr)
 			s = js_GetStreamInfo(&si, nc->js, nc->stream, NULL, &jerr);
 	}
+	if (s == NATS_OK)
+		log_info("stream '%s': %d replicas, leader %s", nc->stream,
+			 (int)si->Config->Replicas,
+			 si->Cluster && si->Cluster->Leader ? si->Cluster->Leader :
+							       "(standalone)");
 	if (s != NATS_OK) {
 		log_err("JetStream stream '%s' on %s: %s (error %d)%s", nc->stream,
 			nc->urls, nats_GetLastError(NULL), (int)jerr,

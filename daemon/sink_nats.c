@@ -531,10 +531,13 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 			} else {
 				char why[256];
 
+				const char *txt = pae && pae->ErrText &&
+							  strcmp(pae->ErrText, nats_err(pae->Err)) ?
+							  pae->ErrText : NULL;
+
 				snprintf(why, sizeof(why), "%s%s%s",
 					 pae ? nats_err(pae->Err) : "no answer",
-					 pae && pae->ErrText ? ": " : "",
-					 pae && pae->ErrText ? pae->ErrText : "");
+					 txt ? ": " : "", txt ? txt : "");
 				publish_failed(ch, e, why);
 			}
 		}
