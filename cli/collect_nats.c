@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ struct ncollect {
 	uint64_t clock;
 
 	uint64_t msgs, bytes, bad, redelivered;
+	struct timespec last; /* CLOCK_REALTIME of the last message written */
 };
 
 static volatile sig_atomic_t stop_sig;
@@ -534,6 +536,7 @@ static int write_msg(struct ncollect *nc, natsMsg *m)
 		done += (size_t)k;
 	}
 	f->touched = true;
+	clock_gettime(CLOCK_REALTIME, &nc->last);
 	nc->msgs++;
 	nc->bytes += n;
 	return MSG_OK;
@@ -996,8 +999,14 @@ int cmd_collect_nats(int argc, char **argv)
 		log_info("collecting into %s from %s (stream %s, consumer %s)",
 			 nc.root, nc.urls, nc.stream, nc.durable);
 		r = loop(&nc);
-		log_info("stopping: %" PRIu64 " messages (%" PRIu64 " bytes) written, %" PRIu64 " refused",
-			 nc.msgs, nc.bytes, nc.bad);
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		log_info("stopping: %" PRIu64 " messages (%" PRIu64 " bytes) written, %" PRIu64 " refused; CPU user %.3f s, system %.3f s; last write at %lld.%03ld",
+			 nc.msgs, nc.bytes, nc.bad,
+			 ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+			 ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+			 (long long)nc.last.tv_sec, nc.last.tv_nsec / 1000000);
 	}
 	sync_all(&nc);
 	for (int i = 0; i < MAX_OPEN; i++)
