@@ -729,7 +729,15 @@ static int ensure_stream(struct ncollect *nc)
 		sc.MaxBytes = nc->max_bytes ? nc->max_bytes : -1;
 		sc.MaxMsgSize = -1;
 		sc.Duplicates = 120ll * 1000000000ll;
-		s = js_AddStream(&si, nc->js, &sc, NULL, &jerr);
+		/* a cluster still forming has no peers to place replicas on */
+		for (int i = 0; i < 30; i++) {
+			s = js_AddStream(&si, nc->js, &sc, NULL, &jerr);
+			if (s == NATS_OK || jerr == JSStreamNameExistErr ||
+			    (jerr != JSClusterNoPeersErr && s != NATS_TIMEOUT &&
+			     s != NATS_NO_RESPONDERS))
+				break;
+			usleep(500000);
+		}
 		if (s == NATS_OK)
 			log_notice("created JetStream stream '%s' (subjects %s, work queue, file storage, %d replicas)",
 				   nc->stream, subj, nc->replicas);
