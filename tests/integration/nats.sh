@@ -129,3 +129,37 @@ kill_ncollect() {
 	wait "$pid" 2>/dev/null
 	return 0
 }
+
+# same_capture SRC DEST: DEST holds SRC's .rtap files and no others, each
+# byte for byte, except that the payload of METADATA frames (the cmdlines
+# table each output reads from the kernel at the moment it ends a file) may
+# differ between two outputs of one daemon.
+same_capture() {
+	local src=$1 dst=$2
+	[ "$(ls "$dst"/*.rtap | wc -l)" = "$(ls "$src"/*.rtap | wc -l)" ] || fail "$dst: not the same files as $src"
+	python3 - "$src" "$dst" <<'PY' || fail "$dst differs from $src"
+import os, struct, sys
+src, dst = sys.argv[1:3]
+def frames(path):
+    b = open(path, "rb").read()
+    out, o = [b[:16]], 16
+    while o < len(b):
+        if o + 32 > len(b):
+            out.append(("partial", b[o:])); break
+        magic, typ, flags, cpu, length = struct.unpack_from("<IHHII", b, o)
+        end = o + 32 + ((length + 7) & ~7)
+        out.append((typ, b[o:end] if typ != 4 else b"METADATA"))
+        o = end
+    return out
+bad = 0
+for name in sorted(os.listdir(src)):
+    if not name.endswith(".rtap"):
+        continue
+    a, b = frames(os.path.join(src, name)), frames(os.path.join(dst, name))
+    if a != b:
+        n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        print(f"{name}: frame {n} differs ({len(a)} and {len(b)} frames)")
+        bad = 1
+sys.exit(bad)
+PY
+}

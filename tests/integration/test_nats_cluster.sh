@@ -39,14 +39,7 @@ cat "$TMP/ca2.log"
 grep -q "leader n" "$TMP/ca2.log" || fail "no leader after the failover"
 dir=$TMP/col/$HOST_DIR
 cat "$TMP/ca.log"
-for f in "$TMP"/local/*.rtap; do
-	if ! cmp "$f" "$dir/${f##*/}"; then
-		cmp -l "$f" "$dir/${f##*/}" | awk 'NR == 1 { first = $1 } { n++; if ($3 != 0) nz++ } END { printf "%d bytes differ from byte %d, %d of them nonzero in the collected file\n", n, first, nz }'
-		ls -l "$f" "$dir/${f##*/}"
-		fail "${f##*/} differs from the file output's"
-	fi
-done
-[ "$(ls "$dir"/*.rtap | wc -l)" = "$(ls "$TMP"/local/*.rtap | wc -l)" ] || fail "not the same files as the file output"
+same_capture "$TMP/local" "$dir"
 "$RINGTAP" report "$dir" >"$TMP/rep" || fail "ringtap report exited with $?"
 grep -q LOST "$TMP/rep" && fail "the report shows losses"
 for cpu in $(seq 0 $((NCPUS - 1))); do

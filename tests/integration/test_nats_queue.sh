@@ -33,10 +33,7 @@ nc=$(sed -n 's/.*stopping: \([0-9]*\) messages.*/\1/p' "$TMP/cc.log")
 [ "${na:-0}" -gt 0 ] && [ "${nc:-0}" -gt 0 ] || fail "the load was not shared: a wrote ${na:-?}, c wrote ${nc:-?} messages"
 dir=$TMP/col/$HOST_DIR
 ls "$dir" | grep -q "cpu0-000001.rtap" || fail "expected rotated files"
-for f in "$TMP"/local/*.rtap; do
-	cmp "$f" "$dir/${f##*/}" || fail "${f##*/} differs from the file output's"
-done
-[ "$(ls "$dir"/*.rtap | wc -l)" = "$(ls "$TMP"/local/*.rtap | wc -l)" ] || fail "not the same files as the file output"
+same_capture "$TMP/local" "$dir"
 "$RINGTAP" report "$dir" >"$TMP/rep" || fail "ringtap report exited with $?"
 grep -q LOST "$TMP/rep" && fail "the report shows losses"
 for cpu in $(seq 0 $((NCPUS - 1))); do
