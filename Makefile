@@ -20,7 +20,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 B := build
-PKGS := libtracefs libtraceevent inih libsystemd libnats
+PKGS := libtracefs libtraceevent inih libsystemd openssl libnats
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka)
@@ -118,6 +118,7 @@ unit: $(UNIT_BINS)
 bench: all
 	$(Q)bench/run-bench.sh $(B)
 	$(Q)bench/run-decode-bench.sh $(B)
+	$(Q)bench/run-bpf-bench.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin

@@ -5,10 +5,11 @@
 # (splice) reader, plain read() (`reader = copy`), and the mapped and splice
 # readers with a discarding output, plus dd writing as many bytes to the same
 # filesystem.  The mapped reader also streams to a local `ringtap collect`
-# over TCP and over a unix socket (socket outputs), and through a local
-# nats-server (JetStream, type = nats) to `ringtap collect --from`, where
-# the collector's CPU time is measured too (and, for NATS, the end-to-end
-# rate: bytes over the time from the flood's start to the collector's last
+# over TCP (plain, with MSG_ZEROCOPY, and TLS with a certificate made here)
+# and over a unix socket (socket outputs), and through a local nats-server
+# (JetStream, type = nats) to `ringtap collect --from`, where the
+# collector's CPU time is measured too (and, for NATS, the end-to-end rate:
+# bytes over the time from the flood's start to the collector's last
 # write).  Figures and ratios are printed; nothing here passes
 # or fails.
 #   bench/run-bench.sh BUILD [SECONDS]
@@ -67,8 +68,21 @@ start_nats() {
 	nats_url=nats://127.0.0.1:$port
 }
 
-# start_collector NAME TYPE: a local `ringtap collect` for a socket or nats
-# output; sets cpid and address
+# a CA and a collector certificate for 127.0.0.1, for the TLS path
+make_pki() {
+	[ -e "$work/pki/srv.pem" ] && return 0
+	mkdir -p "$work/pki"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/pki/ca.key" \
+		-out "$work/pki/ca.pem" -days 2 -subj "/CN=ringtap bench CA" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/pki/srv.key" \
+		-out "$work/pki/srv.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$work/pki/srv.ext"
+	openssl x509 -req -in "$work/pki/srv.csr" -CA "$work/pki/ca.pem" -CAkey "$work/pki/ca.key" \
+		-CAcreateserial -out "$work/pki/srv.pem" -days 2 -extfile "$work/pki/srv.ext" 2>/dev/null
+}
+
+# start_collector NAME TYPE: a local `ringtap collect` for a socket output
+# (TYPE tcp, tls or unix) or a nats output; sets cpid and address
 start_collector() {
 	local name=$1 type=$2 l
 	if [ "$type" = nats ]; then
@@ -80,21 +94,26 @@ start_collector() {
 		address=$nats_url
 		return 0
 	fi
-	if [ "$type" = tcp ]; then l="tcp:127.0.0.1:0 --insecure"; else l="unix:$work/$name.sock"; fi
+	if [ "$type" = tcp ]; then l="tcp:127.0.0.1:0 --insecure"
+	elif [ "$type" = tls ]; then make_pki; l="tcp:127.0.0.1:0 --tls-cert $work/pki/srv.pem --tls-key $work/pki/srv.key"
+	else l="unix:$work/$name.sock"; fi
 	"$RINGTAP" collect -d "$work/coll-$name" --listen $l >/dev/null 2>"$work/$name.coll.log" &
 	cpid=$!
 	for _ in $(seq 1 100); do grep -q "collecting into" "$work/$name.coll.log" && break; sleep 0.05; done
-	if [ "$type" = tcp ]; then
+	if [ "$type" = tcp ] || [ "$type" = tls ]; then
 		address=$(sed -n 's/.*listening on tcp:\(.*\)$/\1/p' "$work/$name.coll.log" | head -1)
 	else
 		address=$work/$name.sock
 	fi
 }
 
-# run NAME READER OUTPUT-TYPE
+# run NAME READER OUTPUT-TYPE (tls: a tcp output with TLS; tcp_zc: plain
+# tcp with zerocopy = yes)
 run() {
-	local name=$1 reader=$2 type=$3 out=$work/$1
+	local name=$1 reader=$2 type=$3 out=$work/$1 tls= zc=
 	local conf=$work/$name.conf
+	[ "$type" = tls ] && { type=tcp; tls=1; }
+	[ "$type" = tcp_zc ] && { type=tcp; zc=1; }
 	sed -e "s|^instance = .*|instance = $inst|" \
 	    -e "s|^path = .*|path = $out|" \
 	    -e "s|^type = file|type = $type|" \
@@ -104,9 +123,13 @@ run() {
 		awk -v r="$reader" '{print} /^\[trace\]/{print "reader = " r}' >"$conf"
 	[ "$type" = discard ] && sed -i '/^path = /d; /^max_file/d' "$conf"
 	if [ "$type" = tcp ] || [ "$type" = unix ]; then
-		start_collector "$name" "$type"
+		if [ -n "$tls" ]; then start_collector "$name" tls; else start_collector "$name" "$type"; fi
 		sed -i "/^path = /d; /^max_files/d; s|^type = $type\$|type = $type\naddress = $address\nspill_dir = $work/spill-$name|" "$conf"
-		[ "$type" = tcp ] && sed -i "s|^type = tcp\$|type = tcp\ninsecure = yes|" "$conf"
+		if [ -n "$tls" ]; then
+			sed -i "s|^type = tcp\$|type = tcp\ntls_ca = $work/pki/ca.pem|" "$conf"
+		elif [ "$type" = tcp ]; then
+			sed -i "s|^type = tcp\$|type = tcp\ninsecure = yes${zc:+\\nzerocopy = yes}|" "$conf"
+		fi
 	fi
 	if [ "$type" = nats ]; then
 		start_nats
@@ -144,6 +167,8 @@ run() {
 	local bytes=$(grep -o '[0-9]* bytes,' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
 	local reads=$(grep -o '[0-9]* reads' "$work/$name.log" | awk '{s += $1} END {printf "%.0f\n", s}')
 	local cpu=$(sed -n 's/.*resource usage: user \([0-9.]*\) s, system \([0-9.]*\) s.*/\1 \2/p' "$work/$name.log" | awk '{print $1 + $2}')
+	local zcl=$(sed -n 's/.*zerocopy: \([0-9]*\) sends, [0-9]* completed without a copy, \([0-9]*\) copied.*/\1 \2/p' "$work/$name.log")
+	[ -n "$zcl" ] && echo "$name: $(grep -o 'zerocopy: .*' "$work/$name.log")"
 	if [ "$round" = 1 ]; then rm -rf "$out" "$work/coll-$name" "$work/spill-$name"; return 0; fi  # warm-up
 	local captured=$offered
 	if [ "$type" = file ]; then
@@ -171,6 +196,10 @@ run() {
 		eval "mbs_sum_$name=\$(echo \"\${mbs_sum_$name:-0} + $mbs\" | bc -l)"
 	fi
 	[ "$name" = mmap ] && last_bytes=$bytes
+	if [ -n "$zcl" ]; then
+		zc_sends_sum=$(( ${zc_sends_sum:-0} + ${zcl% *} ))
+		zc_copied_sum=$(( ${zc_copied_sum:-0} + ${zcl#* } ))
+	fi
 	rm -rf "$out" "$work/coll-$name" "$work/spill-$name"
 }
 
@@ -201,7 +230,7 @@ dd_run() {
 	gb_sum_dd=$(echo "${gb_sum_dd:-0} + $g" | bc -l)
 }
 paths=("mmap mmap file" "splice read file" "copy copy file" "mmap_discard mmap discard"
-	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_unix mmap unix")
+	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_tcp_zc mmap tcp_zc" "mmap_tls mmap tls" "mmap_unix mmap unix")
 command -v nats-server >/dev/null && paths+=("mmap_nats mmap nats")
 # BENCH_PATHS="mmap splice": only these paths (the summary then shows nan
 # for the others)
@@ -233,7 +262,7 @@ ratio() {
 }
 echo
 echo "summary over both measured rounds (CPU-seconds per GB captured; lost = markers offered but not captured):"
-for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_unix mmap_nats dd; do
+for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_tcp_zc mmap_tls mmap_unix mmap_nats dd; do
 	[ "$(per_gb $n)" = nan ] && continue
 	if [ $n = dd ]; then
 		printf '  %-14s %6.3f CPU-s/GB\n' $n "$(per_gb $n)"
@@ -241,7 +270,7 @@ for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_unix mmap_na
 		printf '  %-14s %6.3f CPU-s/GB  lost %d   collector %6.3f CPU-s/GB   end to end %.1f MB/s\n' $n "$(per_gb $n)" \
 			"$(eval echo \$lost_sum_$n)" "$(echo "$(eval echo \$ccpu_sum_$n) / $(eval echo \$gb_sum_$n)" | bc -l)" \
 			"$(echo "$(eval echo \$mbs_sum_$n) / 2" | bc -l)"
-	elif [ $n = mmap_tcp ] || [ $n = mmap_unix ]; then
+	elif [ $n = mmap_tcp ] || [ $n = mmap_tcp_zc ] || [ $n = mmap_tls ] || [ $n = mmap_unix ]; then
 		printf '  %-14s %6.3f CPU-s/GB  lost %d   collector %6.3f CPU-s/GB\n' $n "$(per_gb $n)" \
 			"$(eval echo \$lost_sum_$n)" "$(echo "$(eval echo \$ccpu_sum_$n) / $(eval echo \$gb_sum_$n)" | bc -l)"
 	else
@@ -253,5 +282,16 @@ printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mm
 printf 'socket outputs: tcp/file %.2f, unix/file %.2f (daemon CPU per GB; target <= 1.5)\n' \
 	"$(ratio mmap_tcp mmap)" "$(ratio mmap_unix mmap)"
 printf 'nats output: nats/file %.2f (daemon CPU per GB)\n' "$(ratio mmap_nats mmap)"
+if [ "$(per_gb mmap_tls)" != nan ] && [ "$(per_gb mmap_tcp)" != nan ]; then
+	printf 'TLS: tls/tcp %.2f (daemon CPU per GB): %+.3f CPU-s/GB in the daemon, %+.3f CPU-s/GB in the collector\n' \
+		"$(ratio mmap_tls mmap_tcp)" "$(echo "$(per_gb mmap_tls) - $(per_gb mmap_tcp)" | bc -l)" \
+		"$(echo "$ccpu_sum_mmap_tls / $gb_sum_mmap_tls - $ccpu_sum_mmap_tcp / $gb_sum_mmap_tcp" | bc -l)"
+fi
+if [ "$(per_gb mmap_tcp_zc)" != nan ] && [ "$(per_gb mmap_tcp)" != nan ]; then
+	printf 'zero-copy vs plain send: zc/plain %.2f (daemon CPU per GB), collector %.2f; the kernel copied %s of %s zero-copy sends\n' \
+		"$(ratio mmap_tcp_zc mmap_tcp)" \
+		"$(echo "($ccpu_sum_mmap_tcp_zc / $gb_sum_mmap_tcp_zc) / ($ccpu_sum_mmap_tcp / $gb_sum_mmap_tcp)" | bc -l)" \
+		"${zc_copied_sum:-0}" "${zc_sends_sum:-0}"
+fi
 printf 'reader alone (discarding output): mmap %.3f CPU-s/GB (target <= 0.2), splice %.3f CPU-s/GB\n' \
 	"$(per_gb mmap_discard)" "$(per_gb splice_discard)"

@@ -10,6 +10,11 @@
  * as the stream format and writes them.  A 50 ms timer drives the
  * acknowledgements (fdatasync, state file, ACK: every 150-200 ms while
  * there is something to acknowledge), the time limits and --stats.
+ *
+ * tcp: listeners run TLS (OpenSSL, non-blocking) unless --insecure: the
+ * handshake is part of the HELLO phase and its deadline, SSL's wants map
+ * onto the epoll interest, and decrypted bytes SSL still holds are read
+ * before the next epoll_wait.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "ringtap/log.h"
+#include "ringtap/tls.h"
 #include "ringtap/transport.h"
 #include "collect.h"
 #include "collect_nats.h"
@@ -51,6 +60,7 @@
 #define MAX_UIDS 64
 #define MAX_LISTEN 16
 #define OUT_SIZE 1024
+#define TLS_LOG_MAX 10
 
 enum kind { K_LISTEN, K_CONN, K_SIGNAL, K_TIMER };
 enum cstate { C_HELLO, C_OPEN, C_CLOSING };
@@ -59,6 +69,7 @@ struct listener {
 	enum kind kind;
 	int fd;
 	bool is_unix;
+	bool tls;
 	bool paused; /* out of fds: off epoll until the next tick */
 	char name[128];
 	char *unix_path;
@@ -71,6 +82,12 @@ struct conn {
 	bool is_unix;
 	bool uid_ok;
 	char peer[256];
+	/* TLS: from accept on; handshaking until SSL_accept is done */
+	SSL *ssl;
+	bool handshaking;
+	bool tls_want_out;	/* SSL needs to write (handshake, read) */
+	bool tls_wr_wants_read; /* SSL_write needs to read first */
+	char tls_info[160];	/* version, cipher, client certificate */
 	enum cstate state;
 	uint64_t t_start, t_rx, t_close;
 	/* input: header, then a payload buffer sized by what arrived */
@@ -99,6 +116,7 @@ struct collect {
 	uid_t uids[MAX_UIDS];
 	int nr_uids;
 	bool insecure;
+	SSL_CTX *tls; /* --tls-cert: tcp listeners speak TLS */
 	unsigned int stats_s;
 	uint64_t hello_ms, idle_ms;
 
@@ -111,6 +129,8 @@ struct collect {
 	unsigned int nr_open, nr_closing;
 	uint64_t t_stats, rx_total, rx_total_mark;
 	uint64_t t_busy_log, busy_quiet; /* a flood is logged once a second */
+	/* failed TLS handshakes: TLS_LOG_MAX logged a second, the rest counted */
+	uint64_t t_tls_log, tls_logged, tls_quiet;
 	bool stop;
 };
 
@@ -135,13 +155,19 @@ static void usage(FILE *f)
 		"      --token-file F       peers must send this shared secret (F's content)\n"
 		"      --allow-uid LIST     uids (or user names) allowed on unix sockets\n"
 		"                           (default: 0)\n"
-		"      --insecure           allow tcp: listeners (no TLS: plain text)\n"
+		"      --tls-cert FILE      tcp: listeners speak TLS with this certificate\n"
+		"                           (PEM, the chain after it)\n"
+		"      --tls-key FILE       its private key (PEM)\n"
+		"      --tls-client-ca FILE require a client certificate issued by a CA\n"
+		"                           in FILE (PEM)\n"
+		"      --insecure           plain tcp: listeners without TLS (captures and\n"
+		"                           tokens in plain text; warns)\n"
 		"      --max-connections N  more are answered BUSY (default 256)\n"
 		"      --stats[=SECONDS]    print connected channels and rates (default 5 s;\n"
 		"                           also on SIGUSR1)\n"
 		"  -q, --quiet              only warnings and errors\n"
 		"  -h, --help               this help\n\n"
-		"TLS is not implemented yet: tcp: is plain text and needs --insecure.\n");
+		"A tcp: listener needs --tls-cert and --tls-key, or --insecure.\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
@@ -187,7 +213,9 @@ static int parse_uids(struct collect *cl, const char *list)
 /* The content of @path without trailing line endings, as ringtapd reads it. */
 static int read_token(struct collect *cl, const char *path)
 {
-	char buf[4096];
+	/* the same rule as ringtapd's token_file: at most 4095 bytes after
+	 * the line ending is dropped */
+	char buf[4096 + 1];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -203,7 +231,7 @@ static int read_token(struct collect *cl, const char *path)
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	if (n == 0 || n == sizeof(buf) - 1 || memchr(buf, 0, (size_t)n)) {
+	if (n == 0 || n >= (ssize_t)sizeof(buf) - 1 || memchr(buf, 0, (size_t)n)) {
 		log_err("--token-file '%s' is empty, longer than %zu bytes or binary",
 			path, sizeof(buf) - 2);
 		return -EINVAL;
@@ -343,13 +371,14 @@ static int add_listener(struct collect *cl, const char *addr)
 	if (!strncmp(addr, "unix:", 5) && addr[5]) {
 		r = listen_unix(l, addr + 5);
 	} else if (!strncmp(addr, "tcp:", 4)) {
-		if (!cl->insecure) {
-			log_err("--listen %s: TCP without TLS sends captures in plain text; "
-				"add --insecure to allow it (TLS is not implemented yet)",
+		if (!cl->tls && !cl->insecure) {
+			log_err("--listen %s: a tcp: listener needs TLS (--tls-cert and --tls-key), "
+				"or --insecure for plain TCP, which sends captures and tokens in plain text",
 				addr);
 			return -EPERM;
 		}
 		r = listen_tcp(l, addr + 4);
+		l->tls = cl->tls != NULL;
 	} else {
 		log_err("--listen %s: expected tcp:HOST:PORT or unix:/PATH", addr);
 		return -EINVAL;
@@ -361,9 +390,14 @@ static int add_listener(struct collect *cl, const char *addr)
 		log_err("%s: %m", l->name);
 		return -errno;
 	}
-	if (!l->is_unix)
+	if (!l->is_unix && !l->tls)
 		log_warn("%s: plain TCP (--insecure): captures and tokens cross the network unencrypted",
 			 l->name);
+	if (l->tls)
+		log_info("%s: TLS, %s", l->name,
+			 SSL_CTX_get_verify_mode(cl->tls) & SSL_VERIFY_PEER ?
+				 "client certificates required" :
+				 "no client certificates");
 	log_info("listening on %s", l->name);
 	return 0;
 }
@@ -374,7 +408,8 @@ static void conn_events(struct collect *cl, struct conn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
 				  .data.ptr = c };
-	bool want = c->out_len > 0;
+	bool want = (c->out_len > 0 && !c->tls_wr_wants_read) ||
+		    c->tls_want_out;
 
 	if (want == c->want_out)
 		return;
@@ -384,11 +419,37 @@ static void conn_events(struct collect *cl, struct conn *c)
 	epoll_ctl(cl->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* SSL_write as send(): bytes, or -1 with errno EAGAIN or EPIPE. */
+static ssize_t tls_send(struct conn *c, const void *p, size_t len)
+{
+	int r, e;
+
+	if (c->handshaking) {
+		errno = EPIPE; /* nothing but the handshake yet */
+		return -1;
+	}
+	ERR_clear_error();
+	r = SSL_write(c->ssl, p, (int)len);
+	c->tls_wr_wants_read = false;
+	if (r > 0)
+		return r;
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+		c->tls_wr_wants_read = e == SSL_ERROR_WANT_READ;
+		errno = EAGAIN;
+		return -1;
+	}
+	ERR_clear_error();
+	errno = EPIPE;
+	return -1;
+}
+
 static void conn_flush(struct collect *cl, struct conn *c)
 {
 	while (c->out_len) {
-		ssize_t n = send(c->fd, c->out, c->out_len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = c->ssl ? tls_send(c, c->out, c->out_len) :
+				     send(c->fd, c->out, c->out_len,
+					  MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -401,6 +462,11 @@ static void conn_flush(struct collect *cl, struct conn *c)
 		c->out_len -= (size_t)n;
 	}
 	if (!c->out_len && c->state == C_CLOSING && !c->shut) {
+		if (c->ssl && !c->handshaking) {
+			ERR_clear_error();
+			SSL_shutdown(c->ssl); /* close_notify; not waiting */
+			ERR_clear_error();
+		}
 		shutdown(c->fd, SHUT_WR);
 		c->shut = true;
 	}
@@ -471,6 +537,9 @@ static void conn_free(struct collect *cl, struct conn *c)
 		cl->nr_open--;
 	store_close(c->st);
 	c->st = NULL;
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
 	close(c->fd);
 	free(c->buf);
 	c->buf = NULL;
@@ -711,8 +780,9 @@ static void on_hello(struct collect *cl, struct conn *c, const uint8_t *p,
 	c->state = C_OPEN;
 	c->ack_sent = c->st->durable;
 	c->t_sync = now_ms();
-	log_info("%s (%s): channel open, capture %s, resuming at %" PRIu64 " into %s",
-		 c->st->label, c->peer, h.capture, c->st->durable, c->st->dir);
+	log_info("%s (%s): channel open%s%s%s, capture %s, resuming at %" PRIu64 " into %s",
+		 c->st->label, c->peer, c->ssl ? " (" : "", c->tls_info,
+		 c->ssl ? ")" : "", h.capture, c->st->durable, c->st->dir);
 	welcome(cl, c, RT_WELCOME_OK, c->st->durable, NULL);
 }
 
@@ -804,9 +874,90 @@ static bool header_done(struct collect *cl, struct conn *c)
 	return true;
 }
 
+/*
+ * The TLS handshake, whenever the socket is ready for it: true once done.
+ * A failed one is logged with the peer and the reason, and the connection
+ * closed; it costs no other connection anything.
+ */
+static bool conn_handshake(struct collect *cl, struct conn *c)
+{
+	char why[256];
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_accept(c->ssl);
+	if (r == 1) {
+		c->handshaking = false;
+		c->tls_want_out = false;
+		rt_tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
+		log_debug("%s: TLS: %s", c->peer, c->tls_info);
+		conn_events(cl, c);
+		return true;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		c->tls_want_out = e == SSL_ERROR_WANT_WRITE;
+		conn_events(cl, c);
+		return false;
+	}
+	rt_tls_why(c->ssl, r, why, sizeof(why));
+	if (now_ms() - cl->t_tls_log >= 1000) {
+		cl->t_tls_log = now_ms();
+		cl->tls_logged = 0;
+	}
+	if (cl->tls_logged++ < TLS_LOG_MAX)
+		log_warn("%s: TLS handshake failed: %s; closing", c->peer, why);
+	else
+		cl->tls_quiet++;
+	/* OpenSSL sent its alert already, if any; nothing more to say */
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	c->handshaking = c->tls_want_out = false;
+	conn_end(cl, c, 0, NULL);
+	return false;
+}
+
+/* recv() or SSL_read(): bytes, 0 at the end, -1 with errno. */
+static ssize_t conn_recv(struct collect *cl, struct conn *c, void *buf,
+			 size_t len)
+{
+	char why[256];
+	int r, e;
+
+	if (!c->ssl)
+		return recv(c->fd, buf, len, 0);
+	ERR_clear_error();
+	r = SSL_read(c->ssl, buf, (int)len);
+	if (r > 0) {
+		if (c->tls_want_out) {
+			c->tls_want_out = false;
+			conn_events(cl, c);
+		}
+		return r;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (c->tls_want_out != (e == SSL_ERROR_WANT_WRITE)) {
+			c->tls_want_out = e == SSL_ERROR_WANT_WRITE;
+			conn_events(cl, c);
+		}
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !errno)) {
+		ERR_clear_error();
+		return 0;
+	}
+	log_warn("%s: TLS: %s", c->peer, rt_tls_why(c->ssl, r, why, sizeof(why)));
+	errno = EPROTO;
+	return -1;
+}
+
 /* Read what is there (a bounded amount, for fairness), handle messages. */
 static void on_readable(struct collect *cl, struct conn *c)
 {
+	if (c->handshaking && !conn_handshake(cl, c))
+		return;
 	for (int rounds = 0; rounds < 64 && c->state != C_CLOSING; rounds++) {
 		ssize_t n;
 		bool hdr = c->hdr_have < RT_MSG_HDR_SIZE;
@@ -824,11 +975,11 @@ static void on_readable(struct collect *cl, struct conn *c)
 			c->cap = cap;
 		}
 		if (hdr)
-			n = recv(c->fd, c->hdr + c->hdr_have,
-				 RT_MSG_HDR_SIZE - c->hdr_have, 0);
+			n = conn_recv(cl, c, c->hdr + c->hdr_have,
+				      RT_MSG_HDR_SIZE - c->hdr_have);
 		else
-			n = recv(c->fd, c->buf + c->have,
-				 (c->cap < c->mh.len ? c->cap : c->mh.len) - c->have, 0);
+			n = conn_recv(cl, c, c->buf + c->have,
+				      (c->cap < c->mh.len ? c->cap : c->mh.len) - c->have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -939,6 +1090,33 @@ static void on_accept(struct collect *cl, struct listener *l)
 			peer_name(c, &ss);
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		}
+		if (l->tls && cl->nr_open >= cl->max_conn) {
+			/* no handshake spent on a flood: closed at once */
+			if (now_ms() - cl->t_busy_log < 1000) {
+				cl->busy_quiet++;
+			} else {
+				log_warn("%s: refused (BUSY): %u connections (--max-connections), closed before the TLS handshake",
+					 c->peer, cl->max_conn);
+				cl->t_busy_log = now_ms();
+				cl->busy_quiet = 0;
+			}
+			close(fd);
+			free(c);
+			continue;
+		}
+		if (l->tls) {
+			c->ssl = SSL_new(cl->tls);
+			if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+				log_warn("%s: cannot set up TLS; closing", c->peer);
+				if (c->ssl)
+					SSL_free(c->ssl);
+				close(fd);
+				free(c);
+				continue;
+			}
+			SSL_set_accept_state(c->ssl);
+			c->handshaking = true;
+		}
 		c->next = cl->conns;
 		if (cl->conns)
 			cl->conns->prev = c;
@@ -1024,6 +1202,10 @@ static void on_tick(struct collect *cl)
 		cl->busy_quiet = 0;
 		cl->t_busy_log = now;
 	}
+	if (cl->tls_quiet && now - cl->t_tls_log >= 1000) {
+		log_warn("%" PRIu64 " more failed TLS handshakes not logged", cl->tls_quiet);
+		cl->tls_quiet = 0;
+	}
 	if (cl->stats_s && now - cl->t_stats >= cl->stats_s * 1000ull)
 		print_stats(cl, now);
 }
@@ -1066,13 +1248,36 @@ static void shutdown_all(struct collect *cl)
 	reap(cl);
 }
 
+/*
+ * Bytes SSL decrypted but on_readable did not take (its round limit): the
+ * socket may have nothing more, so epoll would not say so.  True if some
+ * remain after another round.
+ */
+static bool tls_pending(struct collect *cl)
+{
+	bool more = false;
+	struct conn *next;
+
+	for (struct conn *c = cl->conns; c; c = next) {
+		next = c->next;
+		if (!c->ssl || c->handshaking || c->state == C_CLOSING ||
+		    SSL_pending(c->ssl) <= 0)
+			continue;
+		on_readable(cl, c);
+		more |= !c->dead && c->ssl && c->state != C_CLOSING &&
+			SSL_pending(c->ssl) > 0;
+	}
+	return more;
+}
+
 static int loop(struct collect *cl)
 {
 	struct epoll_event evs[64];
 	struct signalfd_siginfo si;
+	bool more = false;
 
 	while (!cl->stop) {
-		int n = epoll_wait(cl->epfd, evs, 64, -1);
+		int n = epoll_wait(cl->epfd, evs, 64, more ? 0 : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1111,6 +1316,7 @@ static int loop(struct collect *cl)
 				break;
 			}
 		}
+		more = cl->tls && tls_pending(cl);
 		reap(cl);
 	}
 	return 0;
@@ -1205,6 +1411,9 @@ int cmd_collect(int argc, char **argv)
 		{ "token-file", required_argument, NULL, 'T' },
 		{ "allow-uid", required_argument, NULL, 'U' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-client-ca", required_argument, NULL, 'A' },
 		{ "max-connections", required_argument, NULL, 'M' },
 		{ "stats", optional_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1214,6 +1423,7 @@ int cmd_collect(int argc, char **argv)
 	struct collect cl = { .max_conn = 256, .epfd = -1, .sigfd = -1,
 			      .timerfd = -1 };
 	const char *listen_addrs[MAX_LISTEN], *token_file = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_client_ca = NULL;
 	int nr_listen = 0, c, r = 0, lock_fd;
 	unsigned long v;
 
@@ -1249,6 +1459,15 @@ int cmd_collect(int argc, char **argv)
 			break;
 		case 'I':
 			cl.insecure = true;
+			break;
+		case 'C':
+			tls_cert = optarg;
+			break;
+		case 'K':
+			tls_key = optarg;
+			break;
+		case 'A':
+			tls_client_ca = optarg;
 			break;
 		case 'M':
 			r = parse_uint(optarg, 1000000, &v);
@@ -1289,16 +1508,51 @@ int cmd_collect(int argc, char **argv)
 	cl.idle_ms = env_ms("RINGTAP_COLLECT_IDLE_MS", IDLE_MS);
 	if (token_file && read_token(&cl, token_file) < 0)
 		return 2;
+	if (!tls_cert != !tls_key) {
+		log_err("--tls-cert and --tls-key go together (the server certificate and its key)");
+		free(cl.token);
+		return 2;
+	}
+	if (tls_client_ca && !tls_cert) {
+		log_err("--tls-client-ca needs --tls-cert and --tls-key (TLS)");
+		free(cl.token);
+		return 2;
+	}
+	if (tls_cert && cl.insecure) {
+		log_err("--insecure (plain TCP) and --tls-cert (TLS) exclude each other");
+		free(cl.token);
+		return 2;
+	}
+	if (tls_cert) {
+		char err[512];
+		enum rt_tls_file which;
+
+		cl.tls = rt_tls_server_ctx(tls_cert, tls_key, tls_client_ca, err,
+					   sizeof(err), &which);
+		if (!cl.tls) {
+			log_err("%s %s",
+				which == RT_TLS_CA ? "--tls-client-ca" :
+				which == RT_TLS_CERT ? "--tls-cert" : "--tls-key",
+				err);
+			free(cl.token);
+			return 2;
+		}
+		if (!tls_client_ca)
+			log_info("TLS without client certificates: peers are not authenticated%s",
+				 cl.token ? " beyond the token" : " (consider --token-file or --tls-client-ca)");
+	}
 	r = mkdir_p(cl.dir);
 	if (r < 0) {
 		log_err("'%s': %s", cl.dir, strerror(-r));
 		free(cl.token);
+		SSL_CTX_free(cl.tls);
 		return 1;
 	}
 	/* the state files are one collector's: a second one would corrupt them */
 	lock_fd = lock_dir(cl.dir);
 	if (lock_fd < 0) {
 		free(cl.token);
+		SSL_CTX_free(cl.tls);
 		return 1;
 	}
 	r = setup(&cl);
@@ -1325,6 +1579,7 @@ int cmd_collect(int argc, char **argv)
 	if (cl.timerfd >= 0)
 		close(cl.timerfd);
 	free(cl.token);
+	SSL_CTX_free(cl.tls);
 	close(lock_fd);
 	return r < 0 ? 1 : 0;
 }

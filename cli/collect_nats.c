@@ -124,8 +124,11 @@ static void usage(FILE *f)
 		"      --idle-exit SECONDS  exit once nothing is pending for that long\n"
 		"      --token-file F       NATS token (F's content)\n"
 		"      --creds F            NATS user credentials file (JWT and nkey seed)\n"
-		"      --tls-ca F, --tls-cert F, --tls-key F   TLS (tls:// or with these)\n"
-		"      --insecure           allow plain nats:// (no TLS)\n"
+		"      --tls-ca F           verify the servers with this CA (PEM; default:\n"
+		"                           the system store)\n"
+		"      --tls-cert F, --tls-key F   a client certificate and its key (PEM)\n"
+		"      --insecure           plain nats://, without TLS (the default is TLS\n"
+		"                           for nats:// and tls:// alike)\n"
 		"  -q, --quiet              only warnings and errors\n"
 		"  -h, --help               this help\n");
 }
@@ -619,7 +622,7 @@ static int connect_nats(struct ncollect *nc)
 	const char *servers[64];
 	int nr = 0;
 	natsStatus s;
-	bool tls = nc->tls_ca || nc->tls_cert || strstr(nc->urls, "tls://");
+	bool tls = !nc->insecure; /* as the daemon's nats outputs */
 
 	if (!urls)
 		return -ENOMEM;
@@ -631,11 +634,16 @@ static int connect_nats(struct ncollect *nc)
 			free(urls);
 			return -EINVAL;
 		}
+		if (!tls && !strncmp(tok, "tls://", 6)) {
+			log_err("--from: '%s' asks for TLS, but --insecure sends plain nats://: remove one of them",
+				tok);
+			free(urls);
+			return -EINVAL;
+		}
 		servers[nr++] = tok;
 	}
-	if (!nr || (!tls && !nc->insecure)) {
-		log_err(nr ? "--from: nats:// without TLS is plain text: use tls:// (or --tls-ca), or --insecure" :
-			     "--from: no server");
+	if (!nr) {
+		log_err("--from: no server");
 		free(urls);
 		return -EINVAL;
 	}
@@ -986,6 +994,11 @@ int cmd_collect_nats(int argc, char **argv)
 	}
 	if (!!nc.tls_cert != !!nc.tls_key) {
 		log_err("--tls-cert and --tls-key go together");
+		return 2;
+	}
+	if (nc.insecure && (nc.tls_ca || nc.tls_cert)) {
+		log_err("--insecure (plain nats://) and --tls-%s (TLS) exclude each other",
+			nc.tls_ca ? "ca" : "cert");
 		return 2;
 	}
 	for (int i = 0; i < MAX_OPEN; i++)

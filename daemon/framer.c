@@ -82,7 +82,8 @@ int rt_framer_begin(struct rt_framer *f)
 	if (!r)
 		r = rt_record_add_u32(&extra, RT_TAG_FILE_CPU, f->cpu);
 	if (!r) {
-		const struct rt_buf *h = f->header ? f->header : f->s->header;
+		/* s->header as it stands: a reload replaces it */
+		const struct rt_buf *h = f->s->header;
 		struct iovec pl[2] = {
 			{ h->data, h->len },
 			{ extra.data, extra.len },

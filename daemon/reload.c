@@ -75,7 +75,13 @@ static struct rt_sink *find_kept(struct rt_capture *cap,
 		    same_str(o->path, out->path) &&
 		    same_str(o->address, out->address) &&
 		    same_str(o->spill_dir, out->spill_dir) &&
-		    same_str(o->token_file, out->token_file))
+		    same_str(o->token_file, out->token_file) &&
+		    o->insecure == out->insecure &&
+		    same_str(o->tls_ca, out->tls_ca) &&
+		    same_str(o->tls_cert, out->tls_cert) &&
+		    same_str(o->tls_key, out->tls_key) &&
+		    same_str(o->tls_server_name, out->tls_server_name) &&
+		    o->zerocopy == out->zerocopy)
 			return cap->sinks[i];
 	}
 	return NULL;

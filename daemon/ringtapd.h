@@ -144,9 +144,6 @@ struct rt_framer {
 	struct rt_sink *s;
 	int cpu;
 	rt_framer_emit_fn emit;
-	/* HEADER records of each file; NULL: s->header as it stands (a
-	 * reload replaces it) */
-	const struct rt_buf *header;
 	bool open;	    /* a file is begun and not ended */
 	uint32_t index;	    /* rotation index of the current file */
 	uint64_t size;	    /* bytes in the current file (whole frames) */
@@ -162,7 +159,8 @@ struct rt_framer {
 
 /* Bytes to keep free at a file's end for cmdlines METADATA and END. */
 uint64_t rt_framer_tail_reserve(struct rt_instance *inst);
-/* Preamble and HEADER (FILE_INDEX f->index, FILE_CPU): a new file. */
+/* Preamble and HEADER (s->header + FILE_INDEX f->index, FILE_CPU): a
+ * new file. */
 int rt_framer_begin(struct rt_framer *f);
 /* cmdlines METADATA (if within max_file_size) and END. */
 int rt_framer_end(struct rt_framer *f, uint32_t reason,

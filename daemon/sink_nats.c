@@ -940,15 +940,15 @@ static int make_options(struct nats_sink *ns)
 	if (s == NATS_OK && o->creds_file)
 		s = natsOptions_SetUserCredentialsFromFiles(ns->opts,
 							    o->creds_file, NULL);
-	if (s == NATS_OK && (o->tls_ca_file || o->tls_cert_file ||
-			     strstr(ns->url, "tls://")))
+	/* as for tcp: TLS unless insecure = yes, the server verified
+	 * against tls_ca or the system store (docs/nats.md) */
+	if (s == NATS_OK && !o->insecure)
 		s = natsOptions_SetSecure(ns->opts, true);
-	if (s == NATS_OK && o->tls_ca_file)
-		s = natsOptions_LoadCATrustedCertificates(ns->opts,
-							  o->tls_ca_file);
-	if (s == NATS_OK && o->tls_cert_file)
-		s = natsOptions_LoadCertificatesChain(ns->opts, o->tls_cert_file,
-						      o->tls_key_file);
+	if (s == NATS_OK && o->tls_ca)
+		s = natsOptions_LoadCATrustedCertificates(ns->opts, o->tls_ca);
+	if (s == NATS_OK && o->tls_cert)
+		s = natsOptions_LoadCertificatesChain(ns->opts, o->tls_cert,
+						      o->tls_key);
 	free(urls);
 	free(token);
 	if (s != NATS_OK) {
@@ -1058,8 +1058,7 @@ static int nats_open(struct rt_sink *s)
 			nats_err(st));
 		return -ENOMEM;
 	}
-	if (!s->out->tls_ca_file && !s->out->tls_cert_file &&
-	    !strstr(ns->url, "tls://"))
+	if (s->out->insecure)
 		log_warn("output '%s': plain nats:// to %s: the capture travels unencrypted (insecure = yes)",
 			 ns->name, ns->url);
 	r = pthread_create(&ns->thread, NULL, pub_thread, ns);

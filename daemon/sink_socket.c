@@ -19,9 +19,21 @@
  *
  * One sender thread per output runs an epoll loop over its channels: it
  * connects, says HELLO, sends DATA from the WELCOME's resume offset with
- * plain send() (splicing mapped pages corrupted data here, and
- * MSG_ZEROCOPY on loopback only ever copied), frees what the collector
- * acknowledges, and reconnects with exponential backoff and jitter.
+ * plain send() (splicing mapped pages corrupted data here), frees what the
+ * collector acknowledges, and reconnects with exponential backoff and
+ * jitter.
+ *
+ * zerocopy = yes (plain tcp) sends DATA bodies from the queue's chunks with
+ * MSG_ZEROCOPY: the kernel then reads the chunk's pages until it reports
+ * the send complete on the socket's error queue, so a chunk is freed or
+ * reused only once both the collector's ACK and the kernel's completions
+ * cover it (zc_safe).  Headers (a reused buffer) and spilled bytes read
+ * back into the bounce buffer are sent the ordinary way.
+ *
+ * type = tcp without insecure = yes runs TLS (OpenSSL, non-blocking) on
+ * each connection: SSL_connect after connect(), then the same messages
+ * through SSL_write/SSL_read, with SSL's wants mapped onto the epoll
+ * interest.  The handshake counts against the HELLO deadline.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +52,14 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <linux/errqueue.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "ringtap/log.h"
+#include "ringtap/tls.h"
 #include "ringtap/transport.h"
 #include "ringtapd.h"
 
@@ -67,6 +83,7 @@ enum ch_state {
 	CH_HELLO,	/* HELLO sent, waiting for WELCOME */
 	CH_CONNECTED,
 	CH_DONE,	/* BYE DONE sent: everything acknowledged */
+	CH_TLS,		/* connected, TLS handshake in progress */
 };
 
 struct chunk {
@@ -86,6 +103,12 @@ struct mark {
 struct bound {
 	uint64_t off;
 	uint32_t crc;
+};
+
+/* A MSG_ZEROCOPY send the kernel has not reported complete yet. */
+struct zc_send {
+	uint64_t start; /* channel offset of its first byte */
+	bool done;	/* reported, but an earlier one is not */
 };
 
 struct sock_sink;
@@ -124,6 +147,7 @@ struct channel {
 
 	/* The sender thread only. */
 	int fd;
+	SSL *ssl; /* TLS outputs, from connect() on */
 	_Atomic int state;
 	atomic_uint_fast64_t reconnects;
 	uint64_t sent;	    /* channel offset sent (or in flight) up to */
@@ -145,6 +169,18 @@ struct channel {
 	struct rt_buf hello;
 	uint8_t *rx;
 	size_t rx_len;
+	/* MSG_ZEROCOPY: this connection's sends in flight, oldest first,
+	 * numbered by the kernel from 0 per socket */
+	bool zc;      /* this connection sends bodies with MSG_ZEROCOPY */
+	bool body_zc; /* the message's bodies are queue chunks */
+	struct zc_send *zcq;
+	size_t zc_first, zc_nr, zc_cap;
+	uint32_t zc_seq_first; /* the kernel's number of zcq[zc_first] */
+	/* Chunks ending at or before this may be freed or reused as far as
+	 * the kernel is concerned: the first send in flight's offset, or
+	 * UINT64_MAX.  Read by free_acked() under mu, on this thread. */
+	uint64_t zc_safe;
+	atomic_uint_fast64_t zc_sends, zc_zero, zc_copied;
 };
 
 struct sock_sink {
@@ -170,11 +206,12 @@ struct sock_sink {
 	enum rt_output_type type;
 	char *spill_dir;
 	char host[256], boot_id[64], capture_id[64];
-	/* s->header with this channel's CAPTURE_ID: a reload's new header
-	 * carries a new one, which the collector would refuse mid-channel */
-	struct rt_buf header;
 	uint8_t token[TOKEN_MAX];
 	size_t token_len;
+	bool zerocopy;	/* zerocopy = yes */
+	SSL_CTX *tls;	/* NULL: plain (unix, or tcp with insecure = yes) */
+	char *tls_name; /* the name the collector's certificate must carry */
+	char tls_err[256]; /* the sender thread's last TLS failure */
 };
 
 static const uint8_t zeros[8];
@@ -485,8 +522,10 @@ static void free_acked(struct channel *ch, uint64_t upto)
 			}
 			ch->acked = to;
 		}
-		/* partly acknowledged, or the tail the reader still fills */
-		if (to < c_end || (c == ch->tail && c->len < CHUNK_SIZE))
+		/* partly acknowledged, or the tail the reader still fills, or
+		 * the kernel may still read it (MSG_ZEROCOPY) */
+		if (to < c_end || (c == ch->tail && c->len < CHUNK_SIZE) ||
+		    c_end > ch->zc_safe)
 			break;
 		/* the whole chunk is acknowledged */
 		ch->head = c->next;
@@ -635,32 +674,11 @@ static int sock_close_cpu(struct rt_sink *s, int cpu,
 	return r;
 }
 
-/* s->header, keeping the channel's capture id. */
-static int copy_header(struct sock_sink *ss)
-{
-	const struct rt_buf *h = ss->s->header;
-	size_t off = 0;
-	uint16_t tag;
-	const uint8_t *val;
-	uint32_t len;
-
-	ss->header.len = 0;
-	if (rt_buf_append(&ss->header, h->data, h->len) < 0)
-		return -ENOMEM;
-	while (rt_record_next(h->data, h->len, &off, &tag, &val, &len) == 1)
-		if (tag == RT_TAG_CAPTURE_ID && len == strlen(ss->capture_id))
-			memcpy(ss->header.data + (val - h->data), ss->capture_id,
-			       len);
-	return 0;
-}
-
-/* Reload: every CPU goes on in a new file with the new HEADER. */
+/* Reload: every CPU goes on in a new file with the new HEADER (which
+ * keeps the capture's CAPTURE_ID, so the collector's channel goes on). */
 static int sock_restart(struct rt_sink *s)
 {
 	struct sock_sink *ss = s->priv;
-
-	if (copy_header(ss) < 0)
-		return -ENOMEM;
 
 	for (int c = 0; c < s->nr_cpus; c++)
 		if (s->online[c] && ss->ch[c].f.open)
@@ -704,8 +722,28 @@ static void disconnect(struct channel *ch, const char *why)
 						     "cannot connect to",
 			 ch->ss->address, why, (unsigned long long)delay);
 	ch->failing = true;
+	if (ch->ssl) {
+		SSL_free(ch->ssl);
+		ch->ssl = NULL;
+	}
+	if (ch->zc_nr && ch->fd >= 0) {
+		/* the kernel may still read chunks for this socket: a reset
+		 * drops its send queue now, so they are no longer in use
+		 * (a graceful close would keep sending them while we reuse) */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(ch->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	if (ch->fd >= 0)
 		close(ch->fd);
+	if (ch->zc_nr || ch->zc_safe != UINT64_MAX) {
+		ch->zc_nr = 0;
+		ch->zc_safe = UINT64_MAX;
+		pthread_mutex_lock(&ch->mu);
+		free_acked(ch, ch->acked);
+		pthread_mutex_unlock(&ch->mu);
+	}
+	ch->zc = false;
 	ch->fd = -1;
 	ch->want_out = false;
 	ch->in_flight = false;
@@ -775,6 +813,7 @@ static void start_msg2(struct channel *ch, uint16_t type, const void *fixed,
 	ch->body2_len = body2_len;
 	ch->pos = 0;
 	ch->in_flight = true;
+	ch->body_zc = false;
 }
 
 static void start_msg(struct channel *ch, uint16_t type, const void *fixed,
@@ -858,6 +897,15 @@ static void try_connect(struct channel *ch)
 		setsockopt(ch->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
 			   sizeof(intvl));
 		setsockopt(ch->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		if (ss->zerocopy) {
+			ch->zc = setsockopt(ch->fd, SOL_SOCKET, SO_ZEROCOPY, &one,
+					    sizeof(one)) == 0;
+			if (!ch->zc && !ch->failing)
+				log_warn("output '%s': cpu %d: SO_ZEROCOPY refused (%m): sending with plain send()",
+					 out_name(ss), ch->cpu);
+			ch->zc_first = ch->zc_nr = 0;
+			ch->zc_seq_first = 0;
+		}
 	}
 	if (connect(ch->fd, (struct sockaddr *)&sa, len) < 0 &&
 	    errno != EINPROGRESS) {
@@ -868,7 +916,37 @@ static void try_connect(struct channel *ch)
 	ch->want_out = true;
 }
 
-/* connect() finished: say HELLO. */
+/* The TLS handshake, again whenever the socket is ready for it. */
+static void tls_handshake(struct channel *ch)
+{
+	char why[300];
+	int r;
+
+	ERR_clear_error();
+	r = SSL_connect(ch->ssl);
+	if (r == 1) {
+		log_debug("output '%s': cpu %d: TLS to %s: %s", out_name(ch->ss),
+			  ch->cpu, ch->ss->address,
+			  rt_tls_describe(ch->ssl, why, sizeof(why)));
+		start_msg(ch, RT_MSG_HELLO, NULL, 0, ch->hello.data,
+			  ch->hello.len);
+		ch->state = CH_HELLO;
+		return;
+	}
+	switch (SSL_get_error(ch->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		set_out(ch, false);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		set_out(ch, true);
+		return;
+	}
+	snprintf(why, sizeof(why), "TLS handshake failed: %s",
+		 rt_tls_why(ch->ssl, r, ch->ss->tls_err, sizeof(ch->ss->tls_err)));
+	disconnect(ch, why);
+}
+
+/* connect() finished: TLS handshake, or say HELLO. */
 static void connected(struct channel *ch)
 {
 	int err = 0;
@@ -879,8 +957,82 @@ static void connected(struct channel *ch)
 		disconnect(ch, strerror(err));
 		return;
 	}
+	if (ch->ss->tls) {
+		ch->ssl = SSL_new(ch->ss->tls);
+		if (!ch->ssl || SSL_set_fd(ch->ssl, ch->fd) != 1 ||
+		    rt_tls_set_peer_name(ch->ssl, ch->ss->tls_name) < 0) {
+			disconnect(ch, "cannot set up TLS (out of memory?)");
+			return;
+		}
+		ch->state = CH_TLS;
+		tls_handshake(ch);
+		return;
+	}
 	start_msg(ch, RT_MSG_HELLO, NULL, 0, ch->hello.data, ch->hello.len);
 	ch->state = CH_HELLO;
+}
+
+/*
+ * SSL_write of what sendmsg() would send first: > 0 bytes written, or -1
+ * with errno EAGAIN (wait for EPOLLOUT), EINPROGRESS (wait for EPOLLIN)
+ * or EPROTO (the reason in ss->tls_err).
+ */
+static ssize_t tls_write(struct channel *ch, const struct iovec *iov)
+{
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_write(ch->ssl, iov->iov_base,
+		      iov->iov_len > INT_MAX ? INT_MAX : (int)iov->iov_len);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(ch->ssl, r);
+	if (e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+	} else if (e == SSL_ERROR_WANT_READ) {
+		errno = EINPROGRESS;
+	} else {
+		rt_tls_why(ch->ssl, r, ch->ss->tls_err, sizeof(ch->ss->tls_err));
+		errno = EPROTO;
+	}
+	return -1;
+}
+
+/* As recv(): bytes, 0 at the end, -1 with errno EAGAIN or EPROTO. */
+static ssize_t tls_read(struct channel *ch, void *buf, size_t len)
+{
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_read(ch->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(ch->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (e == SSL_ERROR_WANT_WRITE)
+			set_out(ch, true);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	rt_tls_why(ch->ssl, r, ch->ss->tls_err, sizeof(ch->ss->tls_err));
+	errno = EPROTO;
+	return -1;
+}
+
+/* Best effort, the socket closes right after. */
+static void send_now(struct channel *ch, const void *p, size_t len)
+{
+	if (!len)
+		return;
+	if (ch->ssl) {
+		ERR_clear_error();
+		SSL_write(ch->ssl, p, (int)len);
+		ERR_clear_error();
+	} else {
+		send(ch->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
 }
 
 static void send_bye(struct channel *ch, uint32_t reason)
@@ -945,6 +1097,7 @@ static int next_data(struct channel *ch)
 				   e - off > n ? c2->mem : NULL, e - off - n,
 				   crc_b);
 			ch->msg_end = e;
+			ch->body_zc = true;
 			return 1;
 		}
 	}
@@ -966,7 +1119,88 @@ static int next_data(struct channel *ch)
 	}
 	start_msg(ch, RT_MSG_DATA, &off, sizeof(off), body, n);
 	ch->msg_end = off + n;
+	ch->body_zc = body != ch->bounce;
 	return 1;
+}
+
+/* A MSG_ZEROCOPY send of channel bytes from @start went out. */
+static int zc_sent(struct channel *ch, uint64_t start)
+{
+	if (ch->zc_nr == ch->zc_cap) {
+		size_t cap = ch->zc_cap ? 2 * ch->zc_cap : 256;
+		struct zc_send *q = malloc(cap * sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		for (size_t i = 0; i < ch->zc_nr; i++)
+			q[i] = ch->zcq[(ch->zc_first + i) % ch->zc_cap];
+		free(ch->zcq);
+		ch->zcq = q;
+		ch->zc_cap = cap;
+		ch->zc_first = 0;
+	}
+	ch->zcq[(ch->zc_first + ch->zc_nr++) % ch->zc_cap] =
+		(struct zc_send){ .start = start };
+	if (ch->zc_nr == 1)
+		ch->zc_safe = start;
+	atomic_fetch_add(&ch->zc_sends, 1);
+	return 0;
+}
+
+/*
+ * The kernel's completions from the error queue: sends [lo, hi] are done
+ * (SO_EE_CODE_ZEROCOPY_COPIED: it copied after all).  Frees the chunks
+ * that were only waiting for them.
+ */
+static void zc_drain(struct channel *ch)
+{
+	uint64_t safe = ch->zc_safe;
+
+	for (;;) {
+		char ctrl[CMSG_SPACE(sizeof(struct sock_extended_err)) + 64];
+		struct msghdr m = { .msg_control = ctrl,
+				    .msg_controllen = sizeof(ctrl) };
+		struct cmsghdr *cm;
+
+		if (recvmsg(ch->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+			struct sock_extended_err ee;
+			uint32_t lo, hi;
+
+			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == SOL_IPV6 &&
+			       cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+			if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno)
+				continue;
+			lo = ee.ee_info;
+			hi = ee.ee_data;
+			atomic_fetch_add(ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED ?
+						 &ch->zc_copied :
+						 &ch->zc_zero,
+					 (uint32_t)(hi - lo) + 1);
+			/* mark [lo, hi] among those in flight (wrapping u32) */
+			for (uint32_t k = lo - ch->zc_seq_first;; k++) {
+				if (k < ch->zc_nr)
+					ch->zcq[(ch->zc_first + k) % ch->zc_cap].done = true;
+				if (k + ch->zc_seq_first == hi)
+					break;
+			}
+		}
+	}
+	while (ch->zc_nr && ch->zcq[ch->zc_first].done) {
+		ch->zc_first = (ch->zc_first + 1) % ch->zc_cap;
+		ch->zc_nr--;
+		ch->zc_seq_first++;
+	}
+	ch->zc_safe = ch->zc_nr ? ch->zcq[ch->zc_first].start : UINT64_MAX;
+	if (ch->zc_safe != safe) {
+		pthread_mutex_lock(&ch->mu);
+		free_acked(ch, ch->acked);
+		pthread_mutex_unlock(&ch->mu);
+	}
 }
 
 /* Send what the socket takes. */
@@ -974,7 +1208,8 @@ static void pump(struct channel *ch)
 {
 	while (ch->fd >= 0) {
 		struct iovec iov[3];
-		int n = 0;
+		int n = 0, flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+		uint64_t zc_start = 0;
 		ssize_t w;
 
 		if (!ch->in_flight) {
@@ -1013,9 +1248,31 @@ static void pump(struct channel *ch)
 			iov[n++] = (struct iovec){ (void *)(ch->body2 + bpos),
 						   ch->body2_len - bpos };
 		}
-		w = sendmsg(ch->fd, &(struct msghdr){ .msg_iov = iov,
-						      .msg_iovlen = n },
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (ch->zc && ch->body_zc) {
+			if (ch->pos < ch->hdr_len) {
+				/* the header buffer is reused: copied, and
+				 * held back (MSG_MORE) for the body */
+				n = 1;
+				flags |= MSG_MORE;
+			} else {
+				flags |= MSG_ZEROCOPY;
+				zc_start = ch->msg_end - ch->body_len -
+					   ch->body2_len + (ch->pos - ch->hdr_len);
+			}
+		}
+		if (ch->ssl)
+			w = tls_write(ch, iov);
+		else
+			w = sendmsg(ch->fd, &(struct msghdr){ .msg_iov = iov,
+							      .msg_iovlen = n },
+				    flags);
+		if (w > 0 && (flags & MSG_ZEROCOPY) && zc_sent(ch, zc_start) < 0) {
+			disconnect(ch, "out of memory tracking zero-copy sends");
+			return;
+		}
+		if (w < 0 && errno == ENOBUFS && (flags & MSG_ZEROCOPY) &&
+		    ch->zc_nr)
+			return; /* optmem full: the completions (EPOLLERR) come */
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1023,7 +1280,14 @@ static void pump(struct channel *ch)
 				set_out(ch, true);
 				return;
 			}
-			disconnect(ch, strerror(errno));
+			if (errno == EINPROGRESS) {
+				/* TLS wants to read first (a key update) */
+				set_out(ch, false);
+				return;
+			}
+			disconnect(ch, errno == EPROTO && ch->ssl ?
+					       ch->ss->tls_err :
+					       strerror(errno));
 			return;
 		}
 		ch->pos += w;
@@ -1032,6 +1296,12 @@ static void pump(struct channel *ch)
 			continue;
 		ch->in_flight = false;
 		if (ch->msg_type == RT_MSG_BYE) {
+			if (ch->ssl) {
+				ERR_clear_error();
+				SSL_shutdown(ch->ssl); /* close_notify, no wait */
+				SSL_free(ch->ssl);
+				ch->ssl = NULL;
+			}
 			close(ch->fd);
 			ch->fd = -1;
 			ch->want_out = false;
@@ -1059,8 +1329,8 @@ static void protocol_error(struct channel *ch, const char *fmt, ...)
 	if (!ch->in_flight && ch->fd >= 0) {
 		/* best effort: the socket closes right after */
 		send_bye(ch, RT_BYE_PROTOCOL);
-		send(ch->fd, ch->hdr, ch->hdr_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		send(ch->fd, ch->body, ch->body_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		send_now(ch, ch->hdr, ch->hdr_len);
+		send_now(ch, ch->body, ch->body_len);
 	}
 	ch->failing = true;
 	disconnect(ch, "protocol error");
@@ -1102,9 +1372,18 @@ static void on_welcome(struct channel *ch, const uint8_t *p, uint32_t len)
 			       (unsigned long long)acked);
 		return;
 	}
-	log_info("output '%s': cpu %d: connected to %s, sending from byte %llu",
-		 out_name(ch->ss), ch->cpu, ch->ss->address,
-		 (unsigned long long)w.resume);
+	{
+		char tls[200] = "";
+
+		if (ch->ssl) {
+			memcpy(tls, " (", 2);
+			rt_tls_describe(ch->ssl, tls + 2, sizeof(tls) - 3);
+			strcat(tls, ")");
+		}
+		log_info("output '%s': cpu %d: connected to %s%s, sending from byte %llu",
+			 out_name(ch->ss), ch->cpu, ch->ss->address, tls,
+			 (unsigned long long)w.resume);
+	}
 	ch->sent = w.resume;
 	ch->state = CH_CONNECTED;
 	ch->attempt = 0;
@@ -1148,15 +1427,18 @@ static void on_bye(struct channel *ch, const uint8_t *p, uint32_t len)
 static void receive(struct channel *ch)
 {
 	for (;;) {
-		ssize_t n = recv(ch->fd, ch->rx + ch->rx_len,
-				 RX_SIZE - ch->rx_len, MSG_DONTWAIT);
+		ssize_t n = ch->ssl ? tls_read(ch, ch->rx + ch->rx_len,
+					       RX_SIZE - ch->rx_len) :
+				      recv(ch->fd, ch->rx + ch->rx_len,
+					   RX_SIZE - ch->rx_len, MSG_DONTWAIT);
 		size_t at = 0;
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			disconnect(ch, n < 0 ? strerror(errno) :
-					       "closed by the collector");
+			disconnect(ch, n == 0 ? "closed by the collector" :
+				       errno == EPROTO && ch->ssl ? ch->ss->tls_err :
+								    strerror(errno));
 			return;
 		}
 		ch->rx_len += n;
@@ -1227,12 +1509,15 @@ static void *sender_thread(void *arg)
 			if (ch->state == CH_BACKOFF && now >= ch->retry_at)
 				try_connect(ch);
 			else if ((ch->state == CH_CONNECTING ||
-				  ch->state == CH_HELLO) &&
+				  ch->state == CH_TLS || ch->state == CH_HELLO) &&
 				 now >= ch->deadline)
-				disconnect(ch, "no answer within 10 s");
+				disconnect(ch, ch->state == CH_TLS ?
+						       "no TLS handshake within 10 s" :
+						       "no answer within 10 s");
 			if (ch->state == CH_BACKOFF)
 				t = ch->retry_at - now;
-			else if (ch->state == CH_CONNECTING || ch->state == CH_HELLO)
+			else if (ch->state == CH_CONNECTING ||
+				 ch->state == CH_TLS || ch->state == CH_HELLO)
 				t = ch->deadline - now;
 			else if (ch->state == CH_CONNECTED && !ch->want_out) {
 				bool pending;
@@ -1267,13 +1552,20 @@ static void *sender_thread(void *arg)
 				connected(ch);
 				continue;
 			}
+			if (ch->state == CH_TLS) {
+				tls_handshake(ch);
+				continue;
+			}
+			if ((evs[i].events & EPOLLERR) && ch->zc)
+				zc_drain(ch);
 			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 				receive(ch);
 		}
 		/* anything new in the queues, or room in the sockets */
 		for (int c = 0; c < ss->s->nr_cpus; c++)
 			if (ss->s->online[c] && ss->ch[c].fd >= 0 &&
-			    ss->ch[c].state != CH_CONNECTING)
+			    ss->ch[c].state != CH_CONNECTING &&
+			    ss->ch[c].state != CH_TLS)
 				pump(&ss->ch[c]);
 	}
 	return NULL;
@@ -1351,6 +1643,42 @@ static int build_hello(struct sock_sink *ss, struct channel *ch)
 	return r;
 }
 
+/* The client context and the name to verify: tls_server_name, else the
+ * host of address. */
+static int open_tls(struct sock_sink *ss)
+{
+	const struct rt_output *o = ss->s->out;
+	enum rt_tls_file which;
+	char err[512];
+
+	if (o->tls_server_name) {
+		ss->tls_name = strdup(o->tls_server_name);
+	} else {
+		const char *a = ss->address, *colon = strrchr(a, ':');
+
+		if (a[0] == '[')
+			ss->tls_name = strndup(a + 1, colon - a - 2);
+		else
+			ss->tls_name = strndup(a, colon - a);
+	}
+	if (!ss->tls_name)
+		return -ENOMEM;
+	ss->tls = rt_tls_client_ctx(o->tls_ca, o->tls_cert, o->tls_key, err,
+				    sizeof(err), &which);
+	if (!ss->tls) {
+		log_err("output '%s': %s: %s", out_name(ss),
+			which == RT_TLS_CA ? "tls_ca" :
+			which == RT_TLS_CERT ? "tls_cert" : "tls_key", err);
+		return -EINVAL;
+	}
+	log_info("output '%s': TLS to %s, verifying the name '%s' against %s%s%s",
+		 out_name(ss), ss->address, ss->tls_name,
+		 o->tls_ca ? o->tls_ca : "the system's CA store",
+		 o->tls_cert ? ", client certificate " : "",
+		 o->tls_cert ? o->tls_cert : "");
+	return 0;
+}
+
 static int sock_open(struct rt_sink *s)
 {
 	struct sock_sink *ss = calloc(1, sizeof(*ss));
@@ -1370,6 +1698,7 @@ static int sock_open(struct rt_sink *s)
 	ss->reconnect_min_ms = s->out->reconnect_min_ms;
 	ss->reconnect_max_ms = s->out->reconnect_max_ms;
 	ss->type = s->out->type;
+	ss->zerocopy = s->out->zerocopy;
 	ss->ch = calloc(s->nr_cpus, sizeof(*ss->ch));
 	if (!ss->name || !ss->address || !ss->spill_dir || !ss->ch)
 		return -ENOMEM;
@@ -1379,10 +1708,11 @@ static int sock_open(struct rt_sink *s)
 		ch->ss = ss;
 		ch->cpu = c;
 		ch->f = (struct rt_framer){
-			.s = s, .cpu = c, .emit = emit, .header = &ss->header,
+			.s = s, .cpu = c, .emit = emit,
 		};
 		ch->fd = ch->spill_fd = -1;
 		ch->state = CH_BACKOFF; /* retry_at 0: at once */
+		ch->zc_safe = UINT64_MAX;
 		pthread_mutex_init(&ch->mu, NULL);
 	}
 	for (int c = 0; c < s->nr_cpus; c++)
@@ -1392,8 +1722,6 @@ static int sock_open(struct rt_sink *s)
 	if (r < 0)
 		return r;
 	header_identity(ss);
-	if (copy_header(ss) < 0)
-		return -ENOMEM;
 	ss->tail_reserve = rt_framer_tail_reserve(s->inst);
 	{
 		int online = 0;
@@ -1419,9 +1747,11 @@ static int sock_open(struct rt_sink *s)
 	if (ss->ep < 0 || ss->kick_fd < 0 ||
 	    epoll_ctl(ss->ep, EPOLL_CTL_ADD, ss->kick_fd, &ev) < 0)
 		return -errno;
-	if (s->out->type == RT_OUTPUT_TCP)
-		log_warn("output '%s': plain TCP to %s: the capture travels unencrypted and unauthenticated (insecure = yes; TLS is not implemented yet)",
+	if (s->out->type == RT_OUTPUT_TCP && s->out->insecure)
+		log_warn("output '%s': plain TCP to %s: the capture travels unencrypted and unauthenticated (insecure = yes)",
 			 out_name(ss), ss->address);
+	else if (s->out->type == RT_OUTPUT_TCP && (r = open_tls(ss)) < 0)
+		return r;
 	r = pthread_create(&ss->thread, NULL, sender_thread, ss);
 	if (r) {
 		log_err("output '%s': cannot start its sender thread: %s",
@@ -1462,6 +1792,18 @@ static void finish(struct sock_sink *ss)
 	if (now_ms() - t0 > 1000)
 		log_info("output '%s': waited %.1f s for the collector's last acknowledgements",
 			 o->name, (now_ms() - t0) / 1000.0);
+	if (ss->zerocopy) {
+		uint64_t zs = 0, zz = 0, zcp = 0;
+
+		for (int c = 0; c < ss->s->nr_cpus; c++) {
+			zs += atomic_load(&ss->ch[c].zc_sends);
+			zz += atomic_load(&ss->ch[c].zc_zero);
+			zcp += atomic_load(&ss->ch[c].zc_copied);
+		}
+		log_info("output '%s': zerocopy: %llu sends, %llu completed without a copy, %llu copied by the kernel",
+			 o->name, (unsigned long long)zs, (unsigned long long)zz,
+			 (unsigned long long)zcp);
+	}
 }
 
 static void free_chunks(struct chunk *c)
@@ -1486,6 +1828,8 @@ static void sock_free(struct rt_sink *s)
 	for (int c = 0; ss->ch && c < s->nr_cpus; c++) {
 		struct channel *ch = &ss->ch[c];
 
+		if (ch->ssl)
+			SSL_free(ch->ssl);
 		if (ch->fd >= 0)
 			close(ch->fd);
 		if (ch->spill_fd >= 0) {
@@ -1502,6 +1846,7 @@ static void sock_free(struct rt_sink *s)
 		free(ch->bounds);
 		free(ch->bounce);
 		free(ch->rx);
+		free(ch->zcq);
 		rt_buf_free(&ch->hello);
 		pthread_mutex_destroy(&ch->mu);
 	}
@@ -1509,7 +1854,8 @@ static void sock_free(struct rt_sink *s)
 		close(ss->ep);
 	if (ss->kick_fd >= 0)
 		close(ss->kick_fd);
-	rt_buf_free(&ss->header);
+	SSL_CTX_free(ss->tls);
+	free(ss->tls_name);
 	free(ss->ch);
 	free(ss->name);
 	free(ss->address);
@@ -1538,9 +1884,27 @@ static const char *sock_state(struct rt_sink *s, char *detail, size_t len)
 		spilled += ch->spill_bytes;
 		pthread_mutex_unlock(&ch->mu);
 	}
-	snprintf(detail, len, "%s (%d/%d CPUs connected, %llu bytes queued, %llu spilled)",
-		 ss->address, up, nr, (unsigned long long)queued,
-		 (unsigned long long)spilled);
+	{
+		int k = snprintf(detail, len, "%s%s (%d/%d CPUs connected, %llu bytes queued, %llu spilled",
+				 ss->address,
+				 ss->tls ? " tls" : ss->type == RT_OUTPUT_TCP ? " plain" : "",
+				 up, nr, (unsigned long long)queued,
+				 (unsigned long long)spilled);
+		uint64_t zs = 0, zz = 0, zcp = 0;
+
+		for (int c = 0; ss->zerocopy && c < s->nr_cpus; c++) {
+			zs += atomic_load(&ss->ch[c].zc_sends);
+			zz += atomic_load(&ss->ch[c].zc_zero);
+			zcp += atomic_load(&ss->ch[c].zc_copied);
+		}
+		if (k >= 0 && (size_t)k < len && ss->zerocopy)
+			k += snprintf(detail + k, len - k,
+				      ", zerocopy: %llu sends, %llu completed without a copy, %llu copied by the kernel",
+				      (unsigned long long)zs, (unsigned long long)zz,
+				      (unsigned long long)zcp);
+		if (k >= 0 && (size_t)k < len)
+			snprintf(detail + k, len - k, ")");
+	}
 	return spilled ? "spilling" :
 	       up == nr ? "connected" :
 	       backoff	? "backoff" :
@@ -1570,6 +1934,20 @@ static void sock_status(struct rt_sink *s,
 		reconnects += atomic_load(&ch->reconnects);
 	}
 	put(ctx, "peer", ss->address);
+	put(ctx, "transport", ss->tls ? "tls" :
+			      ss->type == RT_OUTPUT_TCP ? "tcp" : "unix");
+	if (ss->zerocopy) {
+		uint64_t zs = 0, zz = 0, zcp = 0;
+
+		for (int c = 0; c < s->nr_cpus; c++) {
+			zs += atomic_load(&ss->ch[c].zc_sends);
+			zz += atomic_load(&ss->ch[c].zc_zero);
+			zcp += atomic_load(&ss->ch[c].zc_copied);
+		}
+		PUT_U64("zerocopy_sends", zs);
+		PUT_U64("zerocopy_completed", zz);
+		PUT_U64("zerocopy_copied", zcp);
+	}
 	PUT_U64("acked_bytes", acked);
 	PUT_U64("queued_bytes", queued);
 	PUT_U64("spilled_bytes", spilled);

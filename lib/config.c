@@ -17,15 +17,19 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "ringtap/config.h"
+#include "ringtap/tls.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -739,18 +743,37 @@ static int set_creds_file(struct parser *p, const char *value)
 
 static int set_tls_ca(struct parser *p, const char *value)
 {
-	return set_abs_path(p, "tls_ca_file", &p->output->tls_ca_file, value);
+	return set_abs_path(p, "tls_ca", &p->output->tls_ca, value);
 }
 
 static int set_tls_cert(struct parser *p, const char *value)
 {
-	return set_abs_path(p, "tls_cert_file", &p->output->tls_cert_file,
-			    value);
+	return set_abs_path(p, "tls_cert", &p->output->tls_cert, value);
 }
 
 static int set_tls_key(struct parser *p, const char *value)
 {
-	return set_abs_path(p, "tls_key_file", &p->output->tls_key_file, value);
+	return set_abs_path(p, "tls_key", &p->output->tls_key, value);
+}
+
+static int set_tls_server_name(struct parser *p, const char *value)
+{
+	for (const char *c = value; *c; c++)
+		if (!isgraph((unsigned char)*c) || *c == '/')
+			return fail(p, "%stls_server_name: '%s' is not a host name or address",
+				    p->prefix, value);
+	if (!value[0] || strlen(value) > 253)
+		return fail(p, "%stls_server_name: '%s' is not a host name or address",
+			    p->prefix, value);
+	return set_string(p, &p->output->tls_server_name, value);
+}
+
+static int set_zerocopy(struct parser *p, const char *value)
+{
+	if (rt_parse_bool(value, &p->output->zerocopy) < 0)
+		return fail(p, "%szerocopy: '%s' is not yes or no", p->prefix,
+			    value);
+	return 0;
 }
 
 /* ---- [daemon] ---- */
@@ -790,6 +813,11 @@ enum {
 	OUT_STOP_TIMEOUT,
 	OUT_TOKEN_FILE,
 	OUT_INSECURE,
+	OUT_TLS_CA,
+	OUT_TLS_CERT,
+	OUT_TLS_KEY,
+	OUT_TLS_SERVER_NAME,
+	OUT_ZEROCOPY,
 	/* nats only, from here on */
 	OUT_URL,
 	OUT_SUBJECT_PREFIX,
@@ -798,9 +826,7 @@ enum {
 	OUT_STREAM_REPLICAS,
 	OUT_STREAM_MAX_BYTES,
 	OUT_CREDS_FILE,
-	OUT_TLS_CA,
-	OUT_TLS_CERT,
-	OUT_TLS_KEY,
+	OUT_LAST = OUT_CREDS_FILE,
 };
 static const struct key_def output_keys[] = {
 	[OUT_TYPE] = { "type", set_output_type, NULL },
@@ -816,6 +842,11 @@ static const struct key_def output_keys[] = {
 	[OUT_STOP_TIMEOUT] = { "stop_timeout_ms", set_stop_timeout, NULL },
 	[OUT_TOKEN_FILE] = { "token_file", set_token_file, NULL },
 	[OUT_INSECURE] = { "insecure", set_insecure, NULL },
+	[OUT_TLS_CA] = { "tls_ca", set_tls_ca, NULL },
+	[OUT_TLS_CERT] = { "tls_cert", set_tls_cert, NULL },
+	[OUT_TLS_KEY] = { "tls_key", set_tls_key, NULL },
+	[OUT_TLS_SERVER_NAME] = { "tls_server_name", set_tls_server_name, NULL },
+	[OUT_ZEROCOPY] = { "zerocopy", set_zerocopy, NULL },
 	[OUT_URL] = { "url", set_url, NULL },
 	[OUT_SUBJECT_PREFIX] = { "subject_prefix", set_subject_prefix, NULL },
 	[OUT_STREAM] = { "stream", set_stream, NULL },
@@ -823,9 +854,6 @@ static const struct key_def output_keys[] = {
 	[OUT_STREAM_REPLICAS] = { "stream_replicas", set_stream_replicas, NULL },
 	[OUT_STREAM_MAX_BYTES] = { "stream_max_bytes", set_stream_max_bytes, NULL },
 	[OUT_CREDS_FILE] = { "creds_file", set_creds_file, NULL },
-	[OUT_TLS_CA] = { "tls_ca_file", set_tls_ca, NULL },
-	[OUT_TLS_CERT] = { "tls_cert_file", set_tls_cert, NULL },
-	[OUT_TLS_KEY] = { "tls_key_file", set_tls_key, NULL },
 };
 
 static const struct key_def daemon_keys[] = {
@@ -1270,16 +1298,32 @@ static bool is_net(const struct rt_output *o)
 	       o->type == RT_OUTPUT_NATS;
 }
 
-/* type = nats: url is a comma-separated list of nats:// or tls:// URLs;
- * plain nats:// without TLS settings needs insecure = yes as tcp does. */
+/* Which output types take output key @k, for messages. */
+static const char *key_types(int k)
+{
+	if (k == OUT_ADDRESS)
+		return "types 'tcp' and 'unix'";
+	if (k >= OUT_QUEUE_SIZE && k <= OUT_TOKEN_FILE)
+		return "types 'tcp', 'unix' and 'nats'";
+	if (k >= OUT_INSECURE && k <= OUT_TLS_KEY)
+		return "types 'tcp' and 'nats'";
+	if (k >= OUT_URL)
+		return "type 'nats'";
+	return "type 'tcp'";
+}
+
+/*
+ * type = nats: url is a comma-separated list of nats:// or tls:// URLs.
+ * TLS as for tcp (check_tls()): a tls:// URL asks for it, which
+ * 'insecure = yes' contradicts.
+ */
 static int check_nats_output(struct parser *p, struct rt_output *o,
 			     const int *lines)
 {
-	bool tls = o->tls_ca_file || o->tls_cert_file || o->tls_key_file;
 	const char *u;
 
 	if (o->type != RT_OUTPUT_NATS) {
-		for (int k = OUT_URL; k <= OUT_TLS_KEY; k++)
+		for (int k = OUT_URL; k <= OUT_LAST; k++)
 			if (lines[k])
 				return fail_at(
 					p, -EINVAL, lines[k],
@@ -1304,24 +1348,113 @@ static int check_nats_output(struct parser *p, struct rt_output *o,
 			return fail_at(p, -EINVAL, lines[OUT_URL],
 				       "output '%s': url: '%.*s' is not nats://HOST:PORT or tls://HOST:PORT",
 				       o->name, (int)n, u);
-		tls |= is_tls;
+		if (is_tls && o->insecure)
+			return fail_at(
+				p, -EINVAL, lines[OUT_URL],
+				"output '%s': url: '%.*s' asks for TLS, but 'insecure = yes' (line %d) sends plain nats://: remove one of them",
+				o->name, (int)n, u, lines[OUT_INSECURE]);
 		u += n + (u[n] == ',');
 	}
-	if (!!o->tls_cert_file != !!o->tls_key_file)
-		return fail_at(p, -EINVAL,
-			       lines[OUT_TLS_CERT] ? lines[OUT_TLS_CERT] : lines[OUT_TLS_KEY],
-			       "output '%s': tls_cert_file and tls_key_file go together (a client certificate and its key)",
-			       o->name);
-	if (!tls && !o->insecure)
-		return fail_at(
-			p, -EINVAL, lines[OUT_INSECURE] ? lines[OUT_INSECURE] : o->line,
-			"output '%s': nats:// without TLS sends the capture in plain text: use tls:// or tls_ca_file, or set 'insecure = yes'",
-			o->name);
 	if (!o->subject_prefix &&
 	    !(o->subject_prefix = strdup(DEFAULT_NATS_SUBJECT_PREFIX)))
 		return fail_at(p, -ENOMEM, o->line, "out of memory");
 	if (!o->stream && !(o->stream = strdup(DEFAULT_NATS_STREAM)))
 		return fail_at(p, -ENOMEM, o->line, "out of memory");
+	return 0;
+}
+
+/* A file the daemon will read: readable now, or an error at @line. */
+static int check_readable(struct parser *p, const struct rt_output *o,
+			  const char *key, const char *path, int line)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail_at(p, -EINVAL, line, "output '%s': %s: cannot read '%s': %s",
+			       o->name, key, path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+/*
+ * tcp and nats: TLS unless insecure = yes.  The files must be readable and
+ * usable (PEM, the key matching the certificate) now, not at the first
+ * connection.  tls_server_name and zerocopy are tcp's only.
+ */
+static int check_tls(struct parser *p, const struct rt_output *o,
+		     const int *lines)
+{
+	static const int tls_keys[] = { OUT_TLS_CA, OUT_TLS_CERT, OUT_TLS_KEY,
+					OUT_TLS_SERVER_NAME };
+	static const int tcp_only[] = { OUT_TLS_SERVER_NAME, OUT_ZEROCOPY };
+	char err[512];
+	enum rt_tls_file which;
+	struct stat st;
+	SSL_CTX *ctx;
+	int r;
+
+	if (o->type == RT_OUTPUT_UNIX) {
+		for (int k = OUT_INSECURE; k <= OUT_ZEROCOPY; k++)
+			if (lines[k])
+				return fail_at(p, -EINVAL, lines[k],
+					       "output '%s': '%s' is only for %s",
+					       o->name, output_keys[k].name,
+					       key_types(k));
+		return 0;
+	}
+	if (o->type == RT_OUTPUT_NATS)
+		for (size_t i = 0; i < ARRAY_SIZE(tcp_only); i++)
+			if (lines[tcp_only[i]])
+				return fail_at(p, -EINVAL, lines[tcp_only[i]],
+					       "output '%s': '%s' is only for type 'tcp'",
+					       o->name, output_keys[tcp_only[i]].name);
+	if (o->insecure) {
+		for (size_t i = 0; i < ARRAY_SIZE(tls_keys); i++)
+			if (lines[tls_keys[i]])
+				return fail_at(
+					p, -EINVAL, lines[tls_keys[i]],
+					"output '%s': '%s' is for TLS, but 'insecure = yes' (line %d) sends %s: remove one of them",
+					o->name, output_keys[tls_keys[i]].name,
+					lines[OUT_INSECURE],
+					o->type == RT_OUTPUT_NATS ? "plain nats://" :
+								    "plain TCP");
+		return 0;
+	}
+	if (o->zerocopy)
+		return fail_at(p, -EINVAL, lines[OUT_ZEROCOPY],
+			       "output '%s': 'zerocopy = yes' is only for plain TCP (insecure = yes): TLS encrypts into its own buffers",
+			       o->name);
+	if (!o->tls_cert != !o->tls_key)
+		return fail_at(p, -EINVAL,
+			       lines[o->tls_cert ? OUT_TLS_CERT : OUT_TLS_KEY],
+			       "output '%s': '%s' needs '%s' too (the client certificate and its private key)",
+			       o->name, o->tls_cert ? "tls_cert" : "tls_key",
+			       o->tls_cert ? "tls_key" : "tls_cert");
+	if (o->type == RT_OUTPUT_NATS && o->tls_ca &&
+	    !stat(o->tls_ca, &st) && S_ISDIR(st.st_mode))
+		return fail_at(p, -EINVAL, lines[OUT_TLS_CA],
+			       "output '%s': tls_ca: '%s' is a directory: a nats output takes a PEM file of CA certificates",
+			       o->name, o->tls_ca);
+	if ((o->tls_ca && (r = check_readable(p, o, "tls_ca", o->tls_ca,
+					      lines[OUT_TLS_CA])) < 0) ||
+	    (o->tls_cert && (r = check_readable(p, o, "tls_cert", o->tls_cert,
+						lines[OUT_TLS_CERT])) < 0) ||
+	    (o->tls_key && (r = check_readable(p, o, "tls_key", o->tls_key,
+					       lines[OUT_TLS_KEY])) < 0))
+		return r;
+	ctx = rt_tls_client_ctx(o->tls_ca, o->tls_cert, o->tls_key, err,
+				sizeof(err), &which);
+	if (!ctx)
+		return fail_at(p, -EINVAL,
+			       which == RT_TLS_CA   ? (lines[OUT_TLS_CA] ? lines[OUT_TLS_CA] : o->line) :
+			       which == RT_TLS_CERT ? lines[OUT_TLS_CERT] :
+						      lines[OUT_TLS_KEY],
+			       "output '%s': %s: %s", o->name,
+			       which == RT_TLS_CA   ? "tls_ca" :
+			       which == RT_TLS_CERT ? "tls_cert" :
+						      "tls_key",
+			       err);
+	SSL_CTX_free(ctx);
 	return 0;
 }
 
@@ -1335,12 +1468,13 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 	if (r < 0)
 		return r;
 	if (!is_net(o)) {
-		for (int k = OUT_ADDRESS; k <= OUT_INSECURE; k++)
+		for (int k = OUT_ADDRESS; k <= OUT_LAST; k++)
 			if (lines[k])
 				return fail_at(
 					p, -EINVAL, lines[k],
-					"output '%s': '%s' is only for types 'tcp' and 'unix'",
-					o->name, output_keys[k].name);
+					"output '%s': '%s' is only for %s",
+					o->name, output_keys[k].name,
+					key_types(k));
 		return 0;
 	}
 	static const int file_only[] = { OUT_PATH, OUT_MAX_FILES };
@@ -1365,15 +1499,9 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 						   "the collector's socket path");
 	else if ((r = check_address(p, o, lines[OUT_ADDRESS])) < 0)
 		return r;
-	if (o->type == RT_OUTPUT_UNIX && lines[OUT_INSECURE])
-		return fail_at(p, -EINVAL, lines[OUT_INSECURE],
-			       "output '%s': 'insecure' is only for type 'tcp'",
-			       o->name);
-	if (o->type == RT_OUTPUT_TCP && !o->insecure)
-		return fail_at(
-			p, -EINVAL, lines[OUT_INSECURE] ? lines[OUT_INSECURE] : o->line,
-			"output '%s': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes' to send the capture unencrypted and unauthenticated",
-			o->name);
+	r = check_tls(p, o, lines);
+	if (r < 0)
+		return r;
 	if (o->reconnect_min_ms > o->reconnect_max_ms)
 		return fail_at(
 			p, -EINVAL,
@@ -1575,9 +1703,10 @@ void rt_config_free(struct rt_config *cfg)
 		free(cfg->outputs[i].subject_prefix);
 		free(cfg->outputs[i].stream);
 		free(cfg->outputs[i].creds_file);
-		free(cfg->outputs[i].tls_ca_file);
-		free(cfg->outputs[i].tls_cert_file);
-		free(cfg->outputs[i].tls_key_file);
+		free(cfg->outputs[i].tls_ca);
+		free(cfg->outputs[i].tls_cert);
+		free(cfg->outputs[i].tls_key);
+		free(cfg->outputs[i].tls_server_name);
 	}
 	for (size_t i = 0; i < cfg->nr_bpf && i < RT_CONFIG_MAX_BPF; i++) {
 		free(cfg->bpf[i].name);

@@ -5,6 +5,9 @@ set -eu
 pkgs=(
 	build-essential pkg-config
 	libtracefs-dev libtraceevent-dev libinih-dev libcmocka-dev
+	# TLS for tcp outputs and ringtap collect (the tests make their
+	# certificates with the openssl command)
+	libssl-dev openssl
 	trace-cmd bc
 	# the service (issue 7): sd_notify/journal, a real systemd in a
 	# container for the tests, and the Debian package tools for make deb

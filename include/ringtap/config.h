@@ -59,7 +59,12 @@ struct rt_output {
 	unsigned int reconnect_min_ms, reconnect_max_ms;
 	unsigned int stop_timeout_ms; /* wait for the last ACKs on stop */
 	char *token_file;	/* shared secret sent in HELLO, NULL = none */
-	bool insecure;		/* tcp: plain TCP without TLS, accepted */
+	bool insecure;		/* tcp, nats: plain, without TLS, accepted */
+	/* tcp and nats without insecure: TLS */
+	char *tls_ca;		/* verifies the collector / server, NULL = system store */
+	char *tls_cert, *tls_key; /* client certificate, NULL = none */
+	char *tls_server_name;	/* tcp: NULL = the host part of address */
+	bool zerocopy;		/* plain tcp: send DATA with MSG_ZEROCOPY */
 	/* nats (docs/nats.md): address holds the `url` list; the queue,
 	 * spill, reconnect, stop and token keys above apply too */
 	char *subject_prefix;	/* subjects PREFIX.<host>.<cpu> */
@@ -68,7 +73,6 @@ struct rt_output {
 	unsigned int stream_replicas;
 	uint64_t stream_max_bytes; /* 0: unlimited */
 	char *creds_file;	/* NATS user credentials (JWT + nkey seed) */
-	char *tls_ca_file, *tls_cert_file, *tls_key_file;
 	int line;
 };
 

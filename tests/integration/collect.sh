@@ -64,3 +64,32 @@ check_collected() {
 		check_markers "$TMP/report" "$cpu" "$written" || fail "$dst: cpu $cpu markers"
 	done
 }
+
+# make_certs DIR: a throwaway PKI for the TLS tests, in DIR: ca.pem (the CA),
+# srv.pem/srv.key (the collector: CN localhost, SAN 127.0.0.1, ::1 and
+# localhost), cli.pem/cli.key (a client certificate of ca.pem), and
+# other-ca.pem with other-cli.pem/other-cli.key (an unrelated CA and a
+# client certificate it issued).  EC P-256 keys, valid 2 days.
+make_certs() {
+	local d=$1 name
+	mkdir -p "$d"
+	for name in ca other-ca; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$d/$name.key" -out "$d/$name.pem" -days 2 \
+			-subj "/CN=ringtap test $name" 2>/dev/null || fail "openssl: cannot make $name"
+	done
+	# issue NAME CA CN EXTENSIONS
+	issue() {
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$3" 2>/dev/null &&
+		printf '%b' "$4" >"$d/$1.ext" &&
+		openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.pem" -CAkey "$d/$2.key" \
+			-CAcreateserial -out "$d/$1.pem" -days 2 -extfile "$d/$1.ext" 2>/dev/null ||
+			fail "openssl: cannot issue $1"
+	}
+	issue srv ca localhost "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+	issue cli ca ringtap-client "extendedKeyUsage=clientAuth\n"
+	issue other-cli other-ca intruder "extendedKeyUsage=clientAuth\n"
+	issue other-srv other-ca localhost "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+	chmod 644 "$d"/*.key
+}

@@ -182,14 +182,26 @@ for mode in mmap read; do
 	compare "$TMP/flood-$mode" "$TMP/flood-$mode.dat" "flood, $mode"
 	drops=$(grep -c "EVENTS DROPPED\]" "$TMP/tc.txt")
 	[ "$drops" -gt 0 ] || fail "flood, $mode: trace-cmd shows no dropped events: the flood did not overload"
-	grep -q "\[EVENTS DROPPED\]" "$TMP/tc.txt" && fail "flood, $mode: a loss without its count"
+	# The mapped reader knows every count (meta->overrun); the read reader
+	# only what the kernel stored in the page, which a page filled to its
+	# last 8 bytes has no room for: that gap is flagged without a count,
+	# at the same place by both readers (compare checked the places).
+	uncounted=$(grep -c "\[EVENTS DROPPED\]" "$TMP/tc.txt")
+	[ "$mode" = mmap ] && [ "$uncounted" -gt 0 ] && fail "flood, $mode: a loss without its count"
+	echo "flood, $mode: $uncounted of $drops losses without a count"
 	for cpu in ${CPUS//,/ }; do
 		tc_lost=$(awk -v c="CPU:$cpu" '$1 == c && /EVENTS DROPPED/ { s += substr($2, 2) } END { print s + 0 }' "$TMP/tc.txt")
 		rt_lost=$(awk -v c="CPU:$cpu" '$1 == c && /LOST [0-9]+ EVENTS/ { s += $3 } END { print s + 0 }' "$TMP/rt.txt")
 		daemon_lost=$(sed -n "s/.*cpu $cpu: .* \([0-9]*\) lost in the ring buffer.*/\1/p" "$TMP/flood-$mode.log")
 		echo "flood, $mode, cpu $cpu: trace-cmd dropped $tc_lost, ringtap report lost $rt_lost, ringtapd lost $daemon_lost"
-		[ "$tc_lost" = "$rt_lost" ] && [ "$tc_lost" = "$daemon_lost" ] ||
-			fail "cpu $cpu: lost counts differ"
+		# an uncounted gap leaves its events to the END statistics only
+		if [ "$uncounted" = 0 ]; then
+			[ "$tc_lost" = "$rt_lost" ] && [ "$tc_lost" = "$daemon_lost" ] ||
+				fail "cpu $cpu: lost counts differ"
+		else
+			[ "$tc_lost" = "$rt_lost" ] && [ "$rt_lost" -le "$daemon_lost" ] ||
+				fail "cpu $cpu: lost counts differ"
+		fi
 	done
 	check_stats "$TMP/flood-$mode.dat" "$TMP/flood-$mode.log"
 	RINGTAP_DEBUG_CONVERT_SPLIT=1 "$RINGTAP" convert "$TMP/flood-$mode" -o "$TMP/split.dat" ||
@@ -221,7 +233,12 @@ grep -q "nodir/x.dat: cannot create" "$TMP/err" || { cat "$TMP/err"; fail "unwri
 # before the damage is converted.
 cp -r "$TMP/mixed-mmap" "$TMP/damaged"
 f=$TMP/damaged/cpu0-000000.rtap
-printf '\xff\xff\xff\xff' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc status=none
+# one byte in the middle, inverted (writing a fixed pattern was a no-op
+# when it hit an event's kernel address, which is 0xffffffff there)
+off=$(($(stat -c %s "$f") / 2))
+b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+printf "\\$(printf '%03o' $((255 - b)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+cmp -s "$f" "$TMP/mixed-mmap/cpu0-000000.rtap" && fail "the damage changed nothing"
 "$RINGTAP" convert "$TMP/damaged" -o "$TMP/damaged.dat" 2>"$TMP/err"
 rc=$?
 cat "$TMP/err"

@@ -54,8 +54,6 @@ expect_bad() {
 }
 expect_bad "[output \"n\"]\ntype = nats\ninsecure = yes\n" \
 	"bad.conf:6: output 'n': type 'nats' needs 'url'"
-expect_bad "[output \"n\"]\ntype = nats\nurl = nats://127.0.0.1:4222\n" \
-	"bad.conf:6: output 'n': nats:// without TLS sends the capture in plain text"
 expect_bad "[output \"n\"]\ntype = nats\nurl = http://x:1\ninsecure = yes\n" \
 	"bad.conf:8: output 'n': url: 'http://x:1' is not nats://HOST:PORT"
 expect_bad "[output \"n\"]\ntype = nats\naddress = 127.0.0.1:4222\n" \
@@ -64,11 +62,33 @@ expect_bad "[output \"n\"]\ntype = nats\nurl = tls://x:1\nsubject_prefix = a.*\n
 	"bad.conf:9: output 'n': subject_prefix: 'a.\\*' is not a NATS subject"
 expect_bad "[output \"n\"]\ntype = file\npath = /tmp/x\nstream = S\n" \
 	"bad.conf:9: output 'n': 'stream' is only for type 'nats'"
-expect_bad "[output \"n\"]\ntype = nats\nurl = tls://x:1\ntls_cert_file = /c.pem\n" \
-	"bad.conf:9: output 'n': tls_cert_file and tls_key_file go together"
-nats_config "$TMP/ok.conf" "$inst" "" "[output \"n\"]\ntype = nats\nurl = tls://a:1,tls://b:2\ntls_ca_file = /ca.pem\nstream = X\n"
-"$RINGTAPD" -c "$TMP/ok.conf" --check-config >"$TMP/ok.log" 2>&1 || { cat "$TMP/ok.log"; fail "a tls:// nats output refused"; }
-"$RINGTAP" collect --from nats://127.0.0.1:1 -d "$TMP/x" 2>"$TMP/x.log" && fail "collect --from nats:// without --insecure accepted"
+# TLS: the keys of tcp outputs (tls_ca, tls_cert, tls_key), TLS unless
+# insecure = yes, the files checked when the config is read
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/ca.key" \
+	-out "$TMP/ca.pem" -days 2 -subj "/CN=ringtap test CA" 2>/dev/null || fail "openssl req"
+expect_bad "[output \"n\"]\ntype = nats\nurl = tls://x:1\ntls_cert = $TMP/ca.pem\n" \
+	"bad.conf:9: output 'n': 'tls_cert' needs 'tls_key' too"
+expect_bad "[output \"n\"]\ntype = nats\nurl = nats://x:1\ntls_ca = $TMP/none.pem\n" \
+	"bad.conf:9: output 'n': tls_ca: cannot read '$TMP/none.pem'"
+expect_bad "[output \"n\"]\ntype = nats\nurl = nats://x:1\ntls_ca = $TMP/ca.key\n" \
+	"bad.conf:9: output 'n': tls_ca: "
+expect_bad "[output \"n\"]\ntype = nats\nurl = nats://x:1\ninsecure = yes\ntls_ca = $TMP/ca.pem\n" \
+	"bad.conf:10: output 'n': 'tls_ca' is for TLS, but 'insecure = yes' \\(line 9\\) sends plain nats://"
+expect_bad "[output \"n\"]\ntype = nats\ninsecure = yes\nurl = nats://x:1,tls://y:2\n" \
+	"bad.conf:9: output 'n': url: 'tls://y:2' asks for TLS, but 'insecure = yes' \\(line 8\\)"
+expect_bad "[output \"n\"]\ntype = nats\nurl = tls://x:1\ntls_server_name = x\n" \
+	"bad.conf:9: output 'n': 'tls_server_name' is only for type 'tcp'"
+expect_bad "[output \"n\"]\ntype = nats\nurl = nats://x:1\ninsecure = yes\nzerocopy = yes\n" \
+	"bad.conf:10: output 'n': 'zerocopy' is only for type 'tcp'"
+expect_bad "[output \"n\"]\ntype = nats\nurl = tls://x:1\ntls_ca_file = $TMP/ca.pem\n" \
+	"bad.conf:9: unknown key 'tls_ca_file'"
+for ok in "url = tls://a:1,tls://b:2\ntls_ca = $TMP/ca.pem\nstream = X" "url = nats://a:1"; do
+	nats_config "$TMP/ok.conf" "$inst" "" "[output \"n\"]\ntype = nats\n$ok\n"
+	"$RINGTAPD" -c "$TMP/ok.conf" --check-config >"$TMP/ok.log" 2>&1 || { cat "$TMP/ok.log"; fail "a TLS nats output refused: $ok"; }
+done
+"$RINGTAP" collect --from tls://127.0.0.1:1 --insecure -d "$TMP/x" 2>"$TMP/x.log" && fail "collect --from tls:// with --insecure accepted"
+grep -q "insecure" "$TMP/x.log" || fail "no reason given: $(cat "$TMP/x.log")"
+"$RINGTAP" collect --from nats://127.0.0.1:1 --insecure --tls-ca "$TMP/ca.pem" -d "$TMP/x" 2>"$TMP/x.log" && fail "collect --insecure --tls-ca accepted"
 grep -q "insecure" "$TMP/x.log" || fail "no reason given: $(cat "$TMP/x.log")"
 
 start_nats s1

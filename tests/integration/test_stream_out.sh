@@ -8,7 +8,7 @@
 #  3. a small queue_size/spill_size with the collector away: the data spills,
 #     then whole sub-buffers are dropped and LOST frames say where; markers
 #     captured + lost == written, per CPU;
-#  4. config errors (tcp without insecure, bad addresses) name file:line;
+#  4. config errors (TLS keys, bad addresses) name file:line;
 #  5. a reload mid-stream keeps one socket output (new files) and removes
 #     another (finished and acknowledged): markers once in the first, an
 #     unbroken run from the start in the second.
@@ -195,8 +195,8 @@ expect_bad() {
 	grep -qE -- "$2" "$TMP/bad.log" || { cat "$TMP/bad.log"; fail "message lacks '$2'"; }
 	echo "refused: $(cat "$TMP/bad.log")"
 }
-expect_bad "[output \"c\"]\ntype = tcp\naddress = 127.0.0.1:9\n" \
-	"bad.conf:6: output 'c': type 'tcp' would need TLS, which is not implemented yet: set 'insecure = yes'"
+expect_bad "[output \"c\"]\ntype = tcp\naddress = 127.0.0.1:9\ntls_cert = /etc/hostname\n" \
+	"bad.conf:9: output 'c': 'tls_cert' needs 'tls_key' too"
 expect_bad "[output \"c\"]\ntype = tcp\naddress = collector\ninsecure = yes\n" \
 	"bad.conf:8: output 'c': address: 'collector' is not host:port"
 expect_bad "[output \"c\"]\ntype = tcp\naddress = ::1:9000\ninsecure = yes\n" \
@@ -204,13 +204,13 @@ expect_bad "[output \"c\"]\ntype = tcp\naddress = ::1:9000\ninsecure = yes\n" \
 expect_bad "[output \"c\"]\ntype = tcp\naddress = host:70000\ninsecure = yes\n" \
 	"bad.conf:8: .*port 1..65535"
 expect_bad "[output \"c\"]\ntype = unix\naddress = /run/x.sock\ninsecure = yes\n" \
-	"bad.conf:9: output 'c': 'insecure' is only for type 'tcp'"
+	"bad.conf:9: output 'c': 'insecure' is only for types 'tcp' and 'nats'"
 expect_bad "[output \"c\"]\ntype = unix\n" \
 	"bad.conf:6: output 'c': type 'unix' needs 'address'"
 expect_bad "[output \"c\"]\ntype = unix\naddress = /x\npath = /tmp\n" \
 	"bad.conf:9: output 'c': 'path' is not allowed for type 'unix'"
 expect_bad "[output \"c\"]\ntype = file\npath = /tmp/x\nqueue_size = 4M\n" \
-	"bad.conf:9: output 'c': 'queue_size' is only for types 'tcp' and 'unix'"
+	"bad.conf:9: output 'c': 'queue_size' is only for types 'tcp', 'unix' and 'nats'"
 net_config "$TMP/ok.conf" "$inst" "" "[output \"c\"]\ntype = tcp\naddress = [::1]:9000\ninsecure = yes\n"
 "$RINGTAPD" -c "$TMP/ok.conf" --check-config >"$TMP/ok.log" 2>&1 || { cat "$TMP/ok.log"; fail "[::1]:9000 refused"; }
 

@@ -4,7 +4,8 @@
  * (docs/stream-protocol.md) into `ringtap collect`, for tests.
  *
  *   rtap_send -a ADDR [-c CPU | -A] [-H HOST] [-t TOKEN_FILE] [-r]
- *             [-s CHUNK] [-D DELAY_MS] [-T TIMEOUT_S] [-X MODE] DIR
+ *             [-s CHUNK] [-D DELAY_MS] [-T TIMEOUT_S] [-X MODE]
+ *             [-C CA [-k CERT -K KEY] [-N NAME]] DIR
  *
  * ADDR is tcp:HOST:PORT, tcp:[V6]:PORT or unix:/PATH.  A channel is the
  * concatenation of the CPU's files cpu<N>-*.rtap in index order; boot id
@@ -15,8 +16,14 @@
  * collector acknowledged before (acknowledged bytes must survive anything).
  * DATA messages carry CHUNK bytes (default 65536), DELAY_MS apart.
  *
+ * -C CA speaks TLS over tcp:, verifying the collector's certificate
+ * against CA and its name against NAME (default: the host of ADDR); -k and
+ * -K present a client certificate.
+ *
  * Exit: 0 everything acknowledged (or, with -X, the collector refused as
- * expected), 10 + status for a WELCOME refusal, 1 other failures.
+ * expected), 10 + status for a WELCOME refusal, 20 a failed TLS handshake,
+ * 21 TLS failing after the handshake (a client certificate refused: TLS
+ * 1.3 says so after the client's handshake is done), 1 other failures.
  *
  * -X MODE plays a hostile peer and expects the collector to close:
  *   garbage    random bytes instead of a message
@@ -53,11 +60,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "ringtap/stream_format.h"
+#include "ringtap/tls.h"
 #include "ringtap/transport.h"
 
 struct opts {
 	const char *addr, *host, *token_file, *mode, *dir;
+	const char *ca, *cert, *key, *name;
 	int cpu;
 	bool all, reconnect;
 	size_t chunk;
@@ -76,6 +87,9 @@ struct channel {
 static struct opts o = { .cpu = -1, .chunk = 65536, .timeout_s = 60,
 			 .flip_at = -1 };
 static int cpu_id;
+static SSL_CTX *tls_ctx;
+static SSL *ssl;	/* the connection's, with -C */
+static bool tls_broke;	/* TLS failed after the handshake */
 
 #define say(...) (fprintf(stderr, "rtap_send cpu %d: ", cpu_id), \
 		  fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
@@ -230,13 +244,98 @@ static int dial(void)
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
+	if (fd >= 0 && tls_ctx) {
+		char name[256], why[256];
+		const char *spec = o.addr + 4, *colon = strrchr(spec, ':');
+		int r;
+
+		if (o.name)
+			snprintf(name, sizeof(name), "%s", o.name);
+		else if (spec[0] == '[')
+			snprintf(name, sizeof(name), "%.*s", (int)(colon - spec - 2),
+				 spec + 1);
+		else
+			snprintf(name, sizeof(name), "%.*s", (int)(colon - spec), spec);
+		ssl = SSL_new(tls_ctx);
+		SSL_set_fd(ssl, fd);
+		rt_tls_set_peer_name(ssl, name);
+		tls_broke = false;
+		r = SSL_connect(ssl);
+		if (r != 1) {
+			say("TLS handshake failed: %s", rt_tls_why(ssl, r, why, sizeof(why)));
+			SSL_free(ssl);
+			ssl = NULL;
+			close(fd);
+			return -2;
+		}
+	}
 	return fd;
+}
+
+static void hangup(int fd)
+{
+	if (ssl) {
+		SSL_free(ssl);
+		ssl = NULL;
+	}
+	close(fd);
+}
+
+static ssize_t io_send(int fd, const void *p, size_t n)
+{
+	char why[256];
+	int r;
+
+	if (!ssl)
+		return send(fd, p, n, MSG_NOSIGNAL);
+	r = SSL_write(ssl, p, (int)n);
+	if (r > 0)
+		return r;
+	say("TLS: %s", rt_tls_why(ssl, r, why, sizeof(why)));
+	tls_broke = true;
+	return -1;
+}
+
+/* @n bytes, or fewer at the end or on an error */
+static ssize_t io_recv_all(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	char why[256];
+
+	if (!ssl)
+		return recv(fd, p, n, MSG_WAITALL);
+	while (got < n) {
+		int r = SSL_read(ssl, (uint8_t *)p + got, (int)(n - got));
+
+		if (r <= 0) {
+			int e = SSL_get_error(ssl, r);
+
+			if (e != SSL_ERROR_ZERO_RETURN &&
+			    !(e == SSL_ERROR_SYSCALL && !errno)) {
+				say("TLS: %s", rt_tls_why(ssl, r, why, sizeof(why)));
+				tls_broke = true;
+			}
+			return got ? (ssize_t)got : r == 0 ? 0 : -1;
+		}
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* poll() for input, counting what SSL holds already */
+static int readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (ssl && SSL_pending(ssl) > 0)
+		return 1;
+	return poll(&p, 1, ms);
 }
 
 static int send_all(int fd, const void *p, size_t n)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = io_send(fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -286,7 +385,7 @@ static int send_hello(int fd, const struct channel *ch, uint32_t version,
 /* One whole message, blocking (SO_RCVTIMEO): 1, 0 at EOF, -1 on error. */
 static int recv_msg(int fd, struct rt_msg_hdr *h, uint8_t *buf, size_t cap)
 {
-	ssize_t n = recv(fd, h, sizeof(*h), MSG_WAITALL);
+	ssize_t n = io_recv_all(fd, h, sizeof(*h));
 
 	if (n == 0)
 		return 0;
@@ -295,7 +394,7 @@ static int recv_msg(int fd, struct rt_msg_hdr *h, uint8_t *buf, size_t cap)
 		    n, n == sizeof(*h) ? h->magic : 0, n == sizeof(*h) ? h->len : 0);
 		return -1;
 	}
-	if (h->len && recv(fd, buf, h->len, MSG_WAITALL) != (ssize_t)h->len)
+	if (h->len && io_recv_all(fd, buf, h->len) != (ssize_t)h->len)
 		return -1;
 	if (rt_crc32c(0, buf, h->len) != h->crc) {
 		say("message from the collector with a bad CRC");
@@ -340,10 +439,9 @@ static int expect_close(int fd, double secs)
 	uint8_t buf[RT_MSG_MAX_PAYLOAD];
 
 	while (now() < deadline) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int r;
 
-		if (poll(&p, 1, 200) <= 0)
+		if (readable(fd, 200) <= 0)
 			continue;
 		r = recv_msg(fd, &h, buf, sizeof(buf));
 		if (r == 1 && h.type == RT_MSG_BYE && h.len >= 4) {
@@ -413,6 +511,8 @@ static int hostile(struct channel *ch)
 	double wait = o.timeout_s;
 
 	if (fd < 0) {
+		if (fd == -2)
+			return 20;
 		say("cannot connect to %s: %m", o.addr);
 		return 1;
 	}
@@ -436,7 +536,7 @@ static int hostile(struct channel *ch)
 	} else if (!strcmp(m, "version") || !strcmp(m, "badname")) {
 		r = handshake(fd, ch, !strcmp(m, "version") ? 2 : RT_PROTO_VERSION,
 			      !strcmp(m, "version") ? ch->host : "../x");
-		close(fd);
+		hangup(fd);
 		return r == -(10 + (!strcmp(m, "version") ? RT_WELCOME_VERSION :
 							     RT_WELCOME_BAD_REQUEST)) ? 0 : 1;
 	} else {
@@ -472,7 +572,7 @@ static int hostile(struct channel *ch)
 		}
 	}
 	r = expect_close(fd, wait);
-	close(fd);
+	hangup(fd);
 	return (int)r;
 }
 
@@ -486,12 +586,16 @@ static int session(struct channel *ch)
 	int fd = dial();
 
 	if (fd < 0) {
+		if (fd == -2 && !o.reconnect)
+			return -20;
 		say("cannot connect to %s: %m", o.addr);
 		return 0;
 	}
 	r = handshake(fd, ch, RT_PROTO_VERSION, ch->host);
 	if (r < 0) {
-		close(fd);
+		hangup(fd);
+		if (r == -1 && tls_broke && !o.reconnect)
+			return -21;
 		if (r == -1)
 			return 0;
 		if (o.reconnect && (r == -(10 + RT_WELCOME_BUSY) ||
@@ -502,12 +606,10 @@ static int session(struct channel *ch)
 	say("resuming at %lld of %zu", r, ch->len);
 	for (off = (uint64_t)r; off < ch->len;) {
 		size_t n = ch->len - off < o.chunk ? ch->len - off : o.chunk;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-
 		if (send_data(fd, off, ch->bytes + off, n) < 0)
 			goto gone;
 		off += n;
-		while (poll(&p, 1, 0) > 0) {
+		while (readable(fd, 0) > 0) {
 			int k = recv_msg(fd, &h, buf, sizeof(buf));
 
 			if (k != 1 || (k = handle(ch, &h, buf)) != 1)
@@ -527,14 +629,14 @@ static int session(struct channel *ch)
 
 		send_msg(fd, RT_MSG_BYE, &b, sizeof(b), NULL, 0, false);
 	}
-	close(fd);
+	hangup(fd);
 	say("done: %zu bytes acknowledged", ch->len);
 	return 1;
 gone:
 	say("disconnected at %" PRIu64 " (acknowledged %" PRIu64 ")", off,
 	    ch->max_ack);
-	close(fd);
-	return 0;
+	hangup(fd);
+	return tls_broke && !o.reconnect ? -21 : 0;
 }
 
 static int run_cpu(int cpu)
@@ -601,7 +703,7 @@ int main(int argc, char **argv)
 {
 	int c, cpus[256], n, rc = 0;
 
-	while ((c = getopt(argc, argv, "a:c:AH:t:rs:D:T:X:O:")) != -1) {
+	while ((c = getopt(argc, argv, "a:c:AH:t:rs:D:T:X:O:C:k:K:N:")) != -1) {
 		switch (c) {
 		case 'a': o.addr = optarg; break;
 		case 'c': o.cpu = atoi(optarg); break;
@@ -614,6 +716,10 @@ int main(int argc, char **argv)
 		case 'T': o.timeout_s = (unsigned int)atoi(optarg); break;
 		case 'X': o.mode = optarg; break;
 		case 'O': o.flip_at = atoll(optarg); break;
+		case 'C': o.ca = optarg; break;
+		case 'k': o.cert = optarg; break;
+		case 'K': o.key = optarg; break;
+		case 'N': o.name = optarg; break;
 		default:
 			fprintf(stderr, "usage: rtap_send -a ADDR [-c CPU|-A] [-H HOST] [-t TOKEN_FILE] [-r] [-s CHUNK] [-D MS] [-T S] [-X MODE] DIR\n");
 			return 2;
@@ -626,6 +732,17 @@ int main(int argc, char **argv)
 	}
 	o.dir = argv[optind];
 	signal(SIGPIPE, SIG_IGN);
+	if (o.ca) {
+		char err[512];
+		enum rt_tls_file which;
+
+		tls_ctx = rt_tls_client_ctx(o.ca, o.cert, o.key, err, sizeof(err),
+					    &which);
+		if (!tls_ctx) {
+			fprintf(stderr, "rtap_send: %s\n", err);
+			return 2;
+		}
+	}
 	if (!o.all)
 		return run_cpu(o.cpu);
 	n = cpus_in_dir(cpus, 256);
