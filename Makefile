@@ -20,7 +20,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 B := build
-PKGS := libtracefs libtraceevent inih libsystemd openssl
+PKGS := libtracefs libtraceevent inih libsystemd openssl libnats
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka)

@@ -5,8 +5,12 @@
 # (splice) reader, plain read() (`reader = copy`), and the mapped and splice
 # readers with a discarding output, plus dd writing as many bytes to the same
 # filesystem.  The mapped reader also streams to a local `ringtap collect`
-# over TCP (plain, and TLS with a certificate made here), and over a unix
-# socket (socket outputs), where the collector's CPU time is measured too.  Figures and ratios are printed; nothing here passes
+# over TCP (plain, with MSG_ZEROCOPY, and TLS with a certificate made here)
+# and over a unix socket (socket outputs), and through a local nats-server
+# (JetStream, type = nats) to `ringtap collect --from`, where the
+# collector's CPU time is measured too (and, for NATS, the end-to-end rate:
+# bytes over the time from the flood's start to the collector's last
+# write).  Figures and ratios are printed; nothing here passes
 # or fails.
 #   bench/run-bench.sh BUILD [SECONDS]
 set -u
@@ -20,9 +24,11 @@ work=$(mktemp -d /var/tmp/ringtap-bench.XXXXXX)
 inst=rtbench-$$
 pid=
 cpid=
+npid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	[ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
+	[ -n "$npid" ] && kill -9 "$npid" 2>/dev/null
 	[ -d "$T/instances/$inst" ] && rmdir "$T/instances/$inst"
 	rm -rf "$work"
 }
@@ -48,6 +54,20 @@ proc_cpu() {
 	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' /proc/$1/stat
 }
 
+# start_nats: one nats-server with JetStream on a free loopback port, store
+# under $work (once per bench); sets npid and nats_url
+start_nats() {
+	local port
+	[ -n "$npid" ] && return 0
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p "$work/nats"
+	printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s" }\n' "$port" "$work/nats" >"$work/nats.conf"
+	nats-server -c "$work/nats.conf" >"$work/nats.log" 2>&1 &
+	npid=$!
+	for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+	nats_url=nats://127.0.0.1:$port
+}
+
 # a CA and a collector certificate for 127.0.0.1, for the TLS path
 make_pki() {
 	[ -e "$work/pki/srv.pem" ] && return 0
@@ -62,9 +82,18 @@ make_pki() {
 }
 
 # start_collector NAME TYPE: a local `ringtap collect` for a socket output
-# (TYPE tcp, tls or unix); sets cpid and address
+# (TYPE tcp, tls or unix) or a nats output; sets cpid and address
 start_collector() {
 	local name=$1 type=$2 l
+	if [ "$type" = nats ]; then
+		start_nats
+		"$RINGTAP" collect --from "$nats_url" --insecure --create-stream --idle-exit 2 \
+			-d "$work/coll-$name" >/dev/null 2>"$work/$name.coll.log" &
+		cpid=$!
+		for _ in $(seq 1 100); do grep -q "collecting into" "$work/$name.coll.log" && break; sleep 0.05; done
+		address=$nats_url
+		return 0
+	fi
 	if [ "$type" = tcp ]; then l="tcp:127.0.0.1:0 --insecure"
 	elif [ "$type" = tls ]; then make_pki; l="tcp:127.0.0.1:0 --tls-cert $work/pki/srv.pem --tls-key $work/pki/srv.key"
 	else l="unix:$work/$name.sock"; fi
@@ -102,20 +131,33 @@ run() {
 			sed -i "s|^type = tcp\$|type = tcp\ninsecure = yes${zc:+\\nzerocopy = yes}|" "$conf"
 		fi
 	fi
+	if [ "$type" = nats ]; then
+		start_nats
+		sed -i "/^path = /d; /^max_files/d; s|^type = nats\$|type = nats\nurl = $nats_url\ninsecure = yes\ncreate_stream = yes\nspill_dir = $work/spill-$name|" "$conf"
+	fi
 	sed -i "s|^run_dir = .*|run_dir = $work/run|" "$conf"
 	grep -q '^\[daemon\]' "$conf" || printf '\n[daemon]\nrun_dir = %s\n' "$work/run" >>"$conf"
 	prefault
 	"$RINGTAPD" -c "$conf" >"$work/$name.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 100); do grep -q "capturing on" "$work/$name.log" && break; sleep 0.05; done
+	# after the prefault and the daemon's start: its --idle-exit clock
+	# must not run out before the flood
+	[ "$type" = nats ] && start_collector "$name" "$type"
+	local t0=$(date +%s.%N)
 	"$MW" -m "$T/instances/$inst/trace_marker" -c "$cpus" -t "$secs" -s 200 >"$work/$name.written" &
 	local mw=$!
 	sleep $(echo "$secs / 2" | bc -l)
 	local rss=$(awk '/^RssAnon/ {print $2}' /proc/$pid/status)
 	wait $mw
 	kill -TERM $pid; wait $pid; pid=
-	local ccpu=
-	if [ -n "$cpid" ]; then
+	local ccpu= e2e=
+	if [ -n "$cpid" ] && [ "$type" = nats ]; then
+		# it exits by itself once the stream is drained (--idle-exit)
+		wait $cpid; cpid=
+		ccpu=$(sed -n 's/.*CPU user \([0-9.]*\) s, system \([0-9.]*\) s.*/\1 \2/p' "$work/$name.coll.log" | awk '{print $1 + $2}')
+		e2e=$(sed -n 's/.*last write at \([0-9.]*\)$/\1/p' "$work/$name.coll.log")
+	elif [ -n "$cpid" ]; then
 		ccpu=$(proc_cpu $cpid)
 		kill -TERM $cpid; wait $cpid; cpid=
 	fi
@@ -147,6 +189,11 @@ run() {
 	if [ -n "$ccpu" ]; then
 		printf '%-14s collector %6.3f CPU-s  %6.3f CPU-s/GB\n' "" "$ccpu" "$(echo "$ccpu / $gb" | bc -l)"
 		eval "ccpu_sum_$name=\$(echo \"\${ccpu_sum_$name:-0} + $ccpu\" | bc -l)"
+	fi
+	if [ -n "$e2e" ]; then
+		local mbs=$(echo "$bytes / 1000000 / ($e2e - $t0)" | bc -l)
+		printf '%-14s end to end %7.1f MB/s (flood start to the collector'"'"'s last write)\n' "" "$mbs"
+		eval "mbs_sum_$name=\$(echo \"\${mbs_sum_$name:-0} + $mbs\" | bc -l)"
 	fi
 	[ "$name" = mmap ] && last_bytes=$bytes
 	if [ -n "$zcl" ]; then
@@ -184,6 +231,7 @@ dd_run() {
 }
 paths=("mmap mmap file" "splice read file" "copy copy file" "mmap_discard mmap discard"
 	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_tcp_zc mmap tcp_zc" "mmap_tls mmap tls" "mmap_unix mmap unix")
+command -v nats-server >/dev/null && paths+=("mmap_nats mmap nats")
 # BENCH_PATHS="mmap splice": only these paths (the summary then shows nan
 # for the others)
 if [ -n "${BENCH_PATHS:-}" ]; then
@@ -214,10 +262,14 @@ ratio() {
 }
 echo
 echo "summary over both measured rounds (CPU-seconds per GB captured; lost = markers offered but not captured):"
-for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_tcp_zc mmap_tls mmap_unix dd; do
+for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_tcp_zc mmap_tls mmap_unix mmap_nats dd; do
 	[ "$(per_gb $n)" = nan ] && continue
 	if [ $n = dd ]; then
 		printf '  %-14s %6.3f CPU-s/GB\n' $n "$(per_gb $n)"
+	elif [ $n = mmap_nats ]; then
+		printf '  %-14s %6.3f CPU-s/GB  lost %d   collector %6.3f CPU-s/GB   end to end %.1f MB/s\n' $n "$(per_gb $n)" \
+			"$(eval echo \$lost_sum_$n)" "$(echo "$(eval echo \$ccpu_sum_$n) / $(eval echo \$gb_sum_$n)" | bc -l)" \
+			"$(echo "$(eval echo \$mbs_sum_$n) / 2" | bc -l)"
 	elif [ $n = mmap_tcp ] || [ $n = mmap_tcp_zc ] || [ $n = mmap_tls ] || [ $n = mmap_unix ]; then
 		printf '  %-14s %6.3f CPU-s/GB  lost %d   collector %6.3f CPU-s/GB\n' $n "$(per_gb $n)" \
 			"$(eval echo \$lost_sum_$n)" "$(echo "$(eval echo \$ccpu_sum_$n) / $(eval echo \$gb_sum_$n)" | bc -l)"
@@ -229,6 +281,7 @@ printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mm
 	"$(ratio mmap dd)" "$(ratio mmap splice)" "$(ratio mmap copy)"
 printf 'socket outputs: tcp/file %.2f, unix/file %.2f (daemon CPU per GB; target <= 1.5)\n' \
 	"$(ratio mmap_tcp mmap)" "$(ratio mmap_unix mmap)"
+printf 'nats output: nats/file %.2f (daemon CPU per GB)\n' "$(ratio mmap_nats mmap)"
 if [ "$(per_gb mmap_tls)" != nan ] && [ "$(per_gb mmap_tcp)" != nan ]; then
 	printf 'TLS: tls/tcp %.2f (daemon CPU per GB): %+.3f CPU-s/GB in the daemon, %+.3f CPU-s/GB in the collector\n' \
 		"$(ratio mmap_tls mmap_tcp)" "$(echo "$(per_gb mmap_tls) - $(per_gb mmap_tcp)" | bc -l)" \

@@ -48,6 +48,7 @@
 #include "ringtap/tls.h"
 #include "ringtap/transport.h"
 #include "collect.h"
+#include "collect_nats.h"
 #include "ringtap.h"
 
 #define TICK_MS 50
@@ -1426,6 +1427,11 @@ int cmd_collect(int argc, char **argv)
 	int nr_listen = 0, c, r = 0, lock_fd;
 	unsigned long v;
 
+	/* --from nats://...: a JetStream consumer, its own options */
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "--from", 6) &&
+		    (argv[i][6] == '=' || !argv[i][6]))
+			return cmd_collect_nats(argc, argv);
 	while (!r && (c = getopt_long(argc, argv, "d:l:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':

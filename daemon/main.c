@@ -166,14 +166,22 @@ static void log_effective_config(const struct rt_daemon *d)
 		else if (o->type == RT_OUTPUT_DISCARD)
 			ADD(" output[%s]=discard", o->name);
 		else
-			ADD(" output[%s]=%s:%s,max_file_size=%llu,queue_size=%llu,spill_dir=%s,spill_size=%llu,reconnect_ms=%u..%u,stop_timeout_ms=%u%s%s",
-			    o->name, o->type == RT_OUTPUT_TCP ? "tcp" : "unix",
-			    o->address, (unsigned long long)o->max_file_size,
+			ADD(" output[%s]=%s:%s%s%s%s%s,max_file_size=%llu,queue_size=%llu,spill_dir=%s,spill_size=%llu,reconnect_ms=%u..%u,stop_timeout_ms=%u%s%s",
+			    o->name,
+			    o->type == RT_OUTPUT_TCP  ? "tcp" :
+			    o->type == RT_OUTPUT_NATS ? "nats" :
+							"unix",
+			    o->address,
+			    o->type == RT_OUTPUT_NATS ? ",stream=" : "",
+			    o->type == RT_OUTPUT_NATS ? o->stream : "",
+			    o->type == RT_OUTPUT_NATS ? ",subject_prefix=" : "",
+			    o->type == RT_OUTPUT_NATS ? o->subject_prefix : "",
+			    (unsigned long long)o->max_file_size,
 			    (unsigned long long)o->queue_size, o->spill_dir,
 			    (unsigned long long)o->spill_size,
 			    o->reconnect_min_ms, o->reconnect_max_ms,
 			    o->stop_timeout_ms, o->token_file ? ",token" : "",
-			    o->type != RT_OUTPUT_TCP ? "" :
+			    o->type == RT_OUTPUT_UNIX ? "" :
 			    o->insecure		      ? ",plain" :
 							",tls");
 	}

@@ -204,6 +204,8 @@ extern const struct rt_sink_ops rt_sink_discard_ops;
 /* sink_socket.c: to `ringtap collect` (docs/stream-protocol.md) */
 extern const struct rt_sink_ops rt_sink_tcp_ops;
 extern const struct rt_sink_ops rt_sink_unix_ops;
+/* sink_nats.c: to NATS JetStream (docs/nats.md) */
+extern const struct rt_sink_ops rt_sink_nats_ops;
 
 /* ---- cpu_reader.c: one thread per CPU ---- */
 

@@ -41,6 +41,9 @@ int rt_sink_create(const struct rt_output *out, const struct rt_buf *header,
 	case RT_OUTPUT_UNIX:
 		s->ops = &rt_sink_unix_ops;
 		break;
+	case RT_OUTPUT_NATS:
+		s->ops = &rt_sink_nats_ops;
+		break;
 	}
 	if (!s->lost_events || !s->lost_bytes || !s->ops) {
 		rt_sink_free(s);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -44,7 +45,7 @@
 #define CLOCK_MAX 32
 #define MIN_ROTATE_SIZE (64 * 1024)
 #define MAX_FILES_MAX 1000000
-#define MAX_KEYS 24 /* keys of the largest section */
+#define MAX_KEYS 32 /* keys of the largest section */
 /* socket outputs */
 #define DEFAULT_NET_FILE_SIZE (256ull << 20)
 #define DEFAULT_QUEUE_SIZE (64ull << 20)
@@ -55,6 +56,9 @@
 #define DEFAULT_STOP_TIMEOUT_MS 10000
 #define MIN_QUEUE_SIZE (1ull << 20)
 #define MAX_MS 3600000
+/* nats outputs */
+#define DEFAULT_NATS_SUBJECT_PREFIX "ringtap"
+#define DEFAULT_NATS_STREAM "RINGTAP"
 
 enum line_kind {
 	LINE_OTHER, /* blank, comment or section header */
@@ -558,9 +562,11 @@ static int set_output_type(struct parser *p, const char *value)
 		p->output->type = RT_OUTPUT_TCP;
 	else if (!strcmp(value, "unix"))
 		p->output->type = RT_OUTPUT_UNIX;
+	else if (!strcmp(value, "nats"))
+		p->output->type = RT_OUTPUT_NATS;
 	else
 		return fail(p,
-			    "%stype '%s' is not supported (file, discard, tcp, unix)",
+			    "%stype '%s' is not supported (file, discard, tcp, unix, nats)",
 			    p->prefix, value);
 	return 0;
 }
@@ -673,6 +679,68 @@ static int set_insecure(struct parser *p, const char *value)
 	return 0;
 }
 
+/* ---- nats ---- */
+
+static int set_url(struct parser *p, const char *value)
+{
+	/* checked against the type once the section is complete */
+	return set_string(p, &p->output->address, value);
+}
+
+/* A subject token or stream name: no dots, spaces or wildcards. */
+static bool nats_name_ok(const char *s, bool dots)
+{
+	if (!*s || strlen(s) > 128)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == 0x7f || *s == '*' || *s == '>' ||
+		    *s == '/' || *s == '\\' || (*s == '.' && !dots))
+			return false;
+	return true;
+}
+
+static int set_subject_prefix(struct parser *p, const char *value)
+{
+	if (!nats_name_ok(value, true) || value[0] == '.' ||
+	    value[strlen(value) - 1] == '.' || strstr(value, ".."))
+		return fail(p, "%ssubject_prefix: '%s' is not a NATS subject without wildcards",
+			    p->prefix, value);
+	return set_string(p, &p->output->subject_prefix, value);
+}
+
+static int set_stream(struct parser *p, const char *value)
+{
+	if (!nats_name_ok(value, false))
+		return fail(p, "%sstream: '%s' is not a JetStream stream name (1 to 128 characters, no '.', '*', '>', '/' or spaces)",
+			    p->prefix, value);
+	return set_string(p, &p->output->stream, value);
+}
+
+static int set_create_stream(struct parser *p, const char *value)
+{
+	if (rt_parse_bool(value, &p->output->create_stream) < 0)
+		return fail(p, "%screate_stream: '%s' is not yes or no",
+			    p->prefix, value);
+	return 0;
+}
+
+static int set_stream_replicas(struct parser *p, const char *value)
+{
+	return set_uint(p, "stream_replicas", value, 1, 5,
+			&p->output->stream_replicas);
+}
+
+static int set_stream_max_bytes(struct parser *p, const char *value)
+{
+	return set_out_size(p, "stream_max_bytes", value, MIN_QUEUE_SIZE, true,
+			    &p->output->stream_max_bytes);
+}
+
+static int set_creds_file(struct parser *p, const char *value)
+{
+	return set_abs_path(p, "creds_file", &p->output->creds_file, value);
+}
+
 static int set_tls_ca(struct parser *p, const char *value)
 {
 	return set_abs_path(p, "tls_ca", &p->output->tls_ca, value);
@@ -750,7 +818,15 @@ enum {
 	OUT_TLS_KEY,
 	OUT_TLS_SERVER_NAME,
 	OUT_ZEROCOPY,
-	OUT_LAST = OUT_ZEROCOPY,
+	/* nats only, from here on */
+	OUT_URL,
+	OUT_SUBJECT_PREFIX,
+	OUT_STREAM,
+	OUT_CREATE_STREAM,
+	OUT_STREAM_REPLICAS,
+	OUT_STREAM_MAX_BYTES,
+	OUT_CREDS_FILE,
+	OUT_LAST = OUT_CREDS_FILE,
 };
 static const struct key_def output_keys[] = {
 	[OUT_TYPE] = { "type", set_output_type, NULL },
@@ -771,6 +847,13 @@ static const struct key_def output_keys[] = {
 	[OUT_TLS_KEY] = { "tls_key", set_tls_key, NULL },
 	[OUT_TLS_SERVER_NAME] = { "tls_server_name", set_tls_server_name, NULL },
 	[OUT_ZEROCOPY] = { "zerocopy", set_zerocopy, NULL },
+	[OUT_URL] = { "url", set_url, NULL },
+	[OUT_SUBJECT_PREFIX] = { "subject_prefix", set_subject_prefix, NULL },
+	[OUT_STREAM] = { "stream", set_stream, NULL },
+	[OUT_CREATE_STREAM] = { "create_stream", set_create_stream, NULL },
+	[OUT_STREAM_REPLICAS] = { "stream_replicas", set_stream_replicas, NULL },
+	[OUT_STREAM_MAX_BYTES] = { "stream_max_bytes", set_stream_max_bytes, NULL },
+	[OUT_CREDS_FILE] = { "creds_file", set_creds_file, NULL },
 };
 
 static const struct key_def daemon_keys[] = {
@@ -854,6 +937,7 @@ static int open_output(struct parser *p, const char *name)
 	o->reconnect_min_ms = DEFAULT_RECONNECT_MIN_MS;
 	o->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
 	o->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
+	o->stream_replicas = 1;
 	p->output = o;
 	snprintf(p->prefix, sizeof(p->prefix), "output '%s': ", name);
 	snprintf(p->label, sizeof(p->label), "output \"%s\"", name);
@@ -1210,7 +1294,73 @@ static int check_address(struct parser *p, const struct rt_output *o,
 
 static bool is_net(const struct rt_output *o)
 {
-	return o->type == RT_OUTPUT_TCP || o->type == RT_OUTPUT_UNIX;
+	return o->type == RT_OUTPUT_TCP || o->type == RT_OUTPUT_UNIX ||
+	       o->type == RT_OUTPUT_NATS;
+}
+
+/* Which output types take output key @k, for messages. */
+static const char *key_types(int k)
+{
+	if (k == OUT_ADDRESS)
+		return "types 'tcp' and 'unix'";
+	if (k >= OUT_QUEUE_SIZE && k <= OUT_TOKEN_FILE)
+		return "types 'tcp', 'unix' and 'nats'";
+	if (k >= OUT_INSECURE && k <= OUT_TLS_KEY)
+		return "types 'tcp' and 'nats'";
+	if (k >= OUT_URL)
+		return "type 'nats'";
+	return "type 'tcp'";
+}
+
+/*
+ * type = nats: url is a comma-separated list of nats:// or tls:// URLs.
+ * TLS as for tcp (check_tls()): a tls:// URL asks for it, which
+ * 'insecure = yes' contradicts.
+ */
+static int check_nats_output(struct parser *p, struct rt_output *o,
+			     const int *lines)
+{
+	const char *u;
+
+	if (o->type != RT_OUTPUT_NATS) {
+		for (int k = OUT_URL; k <= OUT_LAST; k++)
+			if (lines[k])
+				return fail_at(
+					p, -EINVAL, lines[k],
+					"output '%s': '%s' is only for type 'nats'",
+					o->name, output_keys[k].name);
+		return 0;
+	}
+	if (lines[OUT_ADDRESS])
+		return fail_at(p, -EINVAL, lines[OUT_ADDRESS],
+			       "output '%s': type 'nats' takes 'url' (nats://HOST:PORT[,...]), not 'address'",
+			       o->name);
+	if (!o->address)
+		return fail_at(p, -EINVAL, o->line,
+			       "output '%s': type 'nats' needs 'url' (nats://HOST:PORT or tls://HOST:PORT, comma-separated for a cluster)",
+			       o->name);
+	for (u = o->address; *u;) {
+		size_t n = strcspn(u, ",");
+		bool is_tls = !strncmp(u, "tls://", 6);
+
+		if ((strncmp(u, "nats://", 7) && !is_tls) ||
+		    n <= (size_t)(is_tls ? 6 : 7) || memchr(u, ' ', n))
+			return fail_at(p, -EINVAL, lines[OUT_URL],
+				       "output '%s': url: '%.*s' is not nats://HOST:PORT or tls://HOST:PORT",
+				       o->name, (int)n, u);
+		if (is_tls && o->insecure)
+			return fail_at(
+				p, -EINVAL, lines[OUT_URL],
+				"output '%s': url: '%.*s' asks for TLS, but 'insecure = yes' (line %d) sends plain nats://: remove one of them",
+				o->name, (int)n, u, lines[OUT_INSECURE]);
+		u += n + (u[n] == ',');
+	}
+	if (!o->subject_prefix &&
+	    !(o->subject_prefix = strdup(DEFAULT_NATS_SUBJECT_PREFIX)))
+		return fail_at(p, -ENOMEM, o->line, "out of memory");
+	if (!o->stream && !(o->stream = strdup(DEFAULT_NATS_STREAM)))
+		return fail_at(p, -ENOMEM, o->line, "out of memory");
+	return 0;
 }
 
 /* A file the daemon will read: readable now, or an error at @line. */
@@ -1227,35 +1377,47 @@ static int check_readable(struct parser *p, const struct rt_output *o,
 }
 
 /*
- * tcp: TLS unless insecure = yes.  The files must be readable and usable
- * (PEM, the key matching the certificate) now, not at the first connection.
+ * tcp and nats: TLS unless insecure = yes.  The files must be readable and
+ * usable (PEM, the key matching the certificate) now, not at the first
+ * connection.  tls_server_name and zerocopy are tcp's only.
  */
 static int check_tls(struct parser *p, const struct rt_output *o,
 		     const int *lines)
 {
 	static const int tls_keys[] = { OUT_TLS_CA, OUT_TLS_CERT, OUT_TLS_KEY,
 					OUT_TLS_SERVER_NAME };
+	static const int tcp_only[] = { OUT_TLS_SERVER_NAME, OUT_ZEROCOPY };
 	char err[512];
 	enum rt_tls_file which;
+	struct stat st;
 	SSL_CTX *ctx;
 	int r;
 
 	if (o->type == RT_OUTPUT_UNIX) {
-		for (int k = OUT_INSECURE; k <= OUT_LAST; k++)
+		for (int k = OUT_INSECURE; k <= OUT_ZEROCOPY; k++)
 			if (lines[k])
 				return fail_at(p, -EINVAL, lines[k],
-					       "output '%s': '%s' is only for type 'tcp'",
-					       o->name, output_keys[k].name);
+					       "output '%s': '%s' is only for %s",
+					       o->name, output_keys[k].name,
+					       key_types(k));
 		return 0;
 	}
+	if (o->type == RT_OUTPUT_NATS)
+		for (size_t i = 0; i < ARRAY_SIZE(tcp_only); i++)
+			if (lines[tcp_only[i]])
+				return fail_at(p, -EINVAL, lines[tcp_only[i]],
+					       "output '%s': '%s' is only for type 'tcp'",
+					       o->name, output_keys[tcp_only[i]].name);
 	if (o->insecure) {
 		for (size_t i = 0; i < ARRAY_SIZE(tls_keys); i++)
 			if (lines[tls_keys[i]])
 				return fail_at(
 					p, -EINVAL, lines[tls_keys[i]],
-					"output '%s': '%s' is for TLS, but 'insecure = yes' (line %d) sends plain TCP: remove one of them",
+					"output '%s': '%s' is for TLS, but 'insecure = yes' (line %d) sends %s: remove one of them",
 					o->name, output_keys[tls_keys[i]].name,
-					lines[OUT_INSECURE]);
+					lines[OUT_INSECURE],
+					o->type == RT_OUTPUT_NATS ? "plain nats://" :
+								    "plain TCP");
 		return 0;
 	}
 	if (o->zerocopy)
@@ -1268,6 +1430,11 @@ static int check_tls(struct parser *p, const struct rt_output *o,
 			       "output '%s': '%s' needs '%s' too (the client certificate and its private key)",
 			       o->name, o->tls_cert ? "tls_cert" : "tls_key",
 			       o->tls_cert ? "tls_key" : "tls_cert");
+	if (o->type == RT_OUTPUT_NATS && o->tls_ca &&
+	    !stat(o->tls_ca, &st) && S_ISDIR(st.st_mode))
+		return fail_at(p, -EINVAL, lines[OUT_TLS_CA],
+			       "output '%s': tls_ca: '%s' is a directory: a nats output takes a PEM file of CA certificates",
+			       o->name, o->tls_ca);
 	if ((o->tls_ca && (r = check_readable(p, o, "tls_ca", o->tls_ca,
 					      lines[OUT_TLS_CA])) < 0) ||
 	    (o->tls_cert && (r = check_readable(p, o, "tls_cert", o->tls_cert,
@@ -1295,19 +1462,22 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 			    const int *lines)
 {
 	static const char *const type_name[] = { "file", "discard", "tcp",
-						 "unix" };
+						 "unix", "nats" };
+	int r = check_nats_output(p, o, lines);
 
+	if (r < 0)
+		return r;
 	if (!is_net(o)) {
 		for (int k = OUT_ADDRESS; k <= OUT_LAST; k++)
 			if (lines[k])
 				return fail_at(
 					p, -EINVAL, lines[k],
-					"output '%s': '%s' is only for types 'tcp' and 'unix'",
-					o->name, output_keys[k].name);
+					"output '%s': '%s' is only for %s",
+					o->name, output_keys[k].name,
+					key_types(k));
 		return 0;
 	}
 	static const int file_only[] = { OUT_PATH, OUT_MAX_FILES };
-	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(file_only); i++) {
 		int k = file_only[i];
@@ -1318,15 +1488,16 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 				"output '%s': '%s' is not allowed for type '%s' (the collector chooses where files go and how many it keeps)",
 				o->name, output_keys[k].name, type_name[o->type]);
 	}
-	if (!o->address)
+	if (o->type == RT_OUTPUT_NATS)
+		; /* url: check_nats_output() */
+	else if (!o->address)
 		return fail_at(
 			p, -EINVAL, o->line,
 			"output '%s': type '%s' needs 'address' (%s)", o->name,
 			type_name[o->type],
 			o->type == RT_OUTPUT_TCP ? "host:port of ringtap collect" :
 						   "the collector's socket path");
-	r = check_address(p, o, lines[OUT_ADDRESS]);
-	if (r < 0)
+	else if ((r = check_address(p, o, lines[OUT_ADDRESS])) < 0)
 		return r;
 	r = check_tls(p, o, lines);
 	if (r < 0)
@@ -1368,7 +1539,7 @@ static int check_output(struct parser *p, size_t idx)
 
 	if (!lines[OUT_TYPE])
 		return fail_at(p, -EINVAL, o->line,
-			       "output '%s': missing 'type' (file, discard, tcp, unix)",
+			       "output '%s': missing 'type' (file, discard, tcp, unix, nats)",
 			       o->name);
 	r = check_net_output(p, o, lines);
 	if (r < 0)
@@ -1529,6 +1700,9 @@ void rt_config_free(struct rt_config *cfg)
 		free(cfg->outputs[i].address);
 		free(cfg->outputs[i].spill_dir);
 		free(cfg->outputs[i].token_file);
+		free(cfg->outputs[i].subject_prefix);
+		free(cfg->outputs[i].stream);
+		free(cfg->outputs[i].creds_file);
 		free(cfg->outputs[i].tls_ca);
 		free(cfg->outputs[i].tls_cert);
 		free(cfg->outputs[i].tls_key);

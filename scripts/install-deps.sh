@@ -18,6 +18,9 @@ pkgs=(
 	clang libclang-rt-14-dev llvm python3
 	# BPF programs (issue 6): libbpf, bpftool for vmlinux.h and skeletons
 	libbpf-dev bpftool
+	# NATS JetStream output and collector (issue 8): the C client, and a
+	# real server for the tests and the benchmark
+	libnats-dev nats-server
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -26,6 +26,7 @@ enum rt_output_type {
 	RT_OUTPUT_DISCARD = 1,
 	RT_OUTPUT_TCP = 2,  /* to `ringtap collect` (docs/stream-protocol.md) */
 	RT_OUTPUT_UNIX = 3, /* the same over a Unix stream socket */
+	RT_OUTPUT_NATS = 4, /* to NATS JetStream (docs/nats.md) */
 };
 
 /* One selected event: "system:event", event may be "*". */
@@ -58,12 +59,20 @@ struct rt_output {
 	unsigned int reconnect_min_ms, reconnect_max_ms;
 	unsigned int stop_timeout_ms; /* wait for the last ACKs on stop */
 	char *token_file;	/* shared secret sent in HELLO, NULL = none */
-	bool insecure;		/* tcp: plain TCP without TLS, accepted */
-	/* tcp without insecure: TLS */
-	char *tls_ca;		/* verifies the collector, NULL = system store */
+	bool insecure;		/* tcp, nats: plain, without TLS, accepted */
+	/* tcp and nats without insecure: TLS */
+	char *tls_ca;		/* verifies the collector / server, NULL = system store */
 	char *tls_cert, *tls_key; /* client certificate, NULL = none */
-	char *tls_server_name;	/* NULL = the host part of address */
+	char *tls_server_name;	/* tcp: NULL = the host part of address */
 	bool zerocopy;		/* plain tcp: send DATA with MSG_ZEROCOPY */
+	/* nats (docs/nats.md): address holds the `url` list; the queue,
+	 * spill, reconnect, stop and token keys above apply too */
+	char *subject_prefix;	/* subjects PREFIX.<host>.<cpu> */
+	char *stream;		/* JetStream stream name */
+	bool create_stream;	/* create the stream if it is missing */
+	unsigned int stream_replicas;
+	uint64_t stream_max_bytes; /* 0: unlimited */
+	char *creds_file;	/* NATS user credentials (JWT + nkey seed) */
 	int line;
 };
 

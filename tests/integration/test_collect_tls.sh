@@ -80,7 +80,7 @@ expect_bad "${tcp}tls_cert = $P/cli.key\ntls_key = $P/cli.key\n" \
 expect_bad "${tcp}insecure = yes\ntls_ca = $P/ca.pem\n" \
 	"bad.conf:10: output 'c': 'tls_ca' is for TLS, but 'insecure = yes' \\(line 9\\) sends plain TCP"
 expect_bad '[output "c"]\ntype = unix\naddress = /run/x.sock\n'"tls_ca = $P/ca.pem\n" \
-	"bad.conf:9: output 'c': 'tls_ca' is only for type 'tcp'"
+	"bad.conf:9: output 'c': 'tls_ca' is only for types 'tcp' and 'nats'"
 expect_bad "${tcp}tls_server_name = a b\n" \
 	"bad.conf:9: output 'c': tls_server_name: 'a b' is not a host name"
 # unreadable: a key only root may read, checked by an unprivileged parser

@@ -204,13 +204,13 @@ expect_bad "[output \"c\"]\ntype = tcp\naddress = ::1:9000\ninsecure = yes\n" \
 expect_bad "[output \"c\"]\ntype = tcp\naddress = host:70000\ninsecure = yes\n" \
 	"bad.conf:8: .*port 1..65535"
 expect_bad "[output \"c\"]\ntype = unix\naddress = /run/x.sock\ninsecure = yes\n" \
-	"bad.conf:9: output 'c': 'insecure' is only for type 'tcp'"
+	"bad.conf:9: output 'c': 'insecure' is only for types 'tcp' and 'nats'"
 expect_bad "[output \"c\"]\ntype = unix\n" \
 	"bad.conf:6: output 'c': type 'unix' needs 'address'"
 expect_bad "[output \"c\"]\ntype = unix\naddress = /x\npath = /tmp\n" \
 	"bad.conf:9: output 'c': 'path' is not allowed for type 'unix'"
 expect_bad "[output \"c\"]\ntype = file\npath = /tmp/x\nqueue_size = 4M\n" \
-	"bad.conf:9: output 'c': 'queue_size' is only for types 'tcp' and 'unix'"
+	"bad.conf:9: output 'c': 'queue_size' is only for types 'tcp', 'unix' and 'nats'"
 net_config "$TMP/ok.conf" "$inst" "" "[output \"c\"]\ntype = tcp\naddress = [::1]:9000\ninsecure = yes\n"
 "$RINGTAPD" -c "$TMP/ok.conf" --check-config >"$TMP/ok.log" 2>&1 || { cat "$TMP/ok.log"; fail "[::1]:9000 refused"; }
 

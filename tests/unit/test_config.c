@@ -693,7 +693,7 @@ static void test_err_outputs(void **state)
 			 -EINVAL);
 	assert_string_equal(
 		err,
-		"t.conf:9: output 'x': type 'udp' is not supported (file, discard, tcp, unix)");
+		"t.conf:9: output 'x': type 'udp' is not supported (file, discard, tcp, unix, nats)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\ntype = File\n"), 9,
 		   "output 'x': type 'File' is not supported");
 	want_error(conf("ftrace:print", "",
@@ -701,7 +701,7 @@ static void test_err_outputs(void **state)
 			"max_files = 2\n"),
 		   9, "output 'x': type 'file' needs 'path'");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\npath = /x\n"), 8,
-		   "output 'x': missing 'type' (file, discard, tcp, unix)");
+		   "output 'x': missing 'type' (file, discard, tcp, unix, nats)");
 	want_error(conf("ftrace:print", "", "[output \"x\"]\n"), 8,
 		   "output 'x': missing 'type'");
 	want_error(conf("ftrace:print", "",
@@ -765,6 +765,23 @@ static const struct bad_output bad_socket[] = {
 		   "tls_server_name: 'a/b' is not a host name or address"),
 	BAD_OUTPUT("", "type = unix\naddress = /s\ntls_server_name = x\n", 11,
 		   "output 'c': 'tls_server_name' is only for type 'tcp'"),
+	/* nats: the same TLS keys, TLS unless insecure = yes */
+	BAD_OUTPUT("", "type = nats\nurl = nats://h:1\ntls_ca = /nonexistent/ca.pem\n", 11,
+		   "output 'c': tls_ca: cannot read '/nonexistent/ca.pem': No such file or directory"),
+	BAD_OUTPUT("", "type = nats\nurl = nats://h:1\ntls_ca = /etc\n", 11,
+		   "output 'c': tls_ca: '/etc' is a directory: a nats output takes a PEM file"),
+	BAD_OUTPUT("", "type = nats\nurl = nats://h:1\ntls_key = /etc/hostname\n", 11,
+		   "output 'c': 'tls_key' needs 'tls_cert' too"),
+	BAD_OUTPUT("", "type = nats\nurl = nats://h:1\ninsecure = yes\ntls_ca = /etc/hostname\n", 12,
+		   "output 'c': 'tls_ca' is for TLS, but 'insecure = yes' (line 11) sends plain nats://"),
+	BAD_OUTPUT("", "type = nats\ninsecure = yes\nurl = tls://h:1\n", 11,
+		   "output 'c': url: 'tls://h:1' asks for TLS, but 'insecure = yes' (line 10)"),
+	BAD_OUTPUT("", "type = nats\nurl = nats://h:1\ntls_server_name = h\n", 11,
+		   "output 'c': 'tls_server_name' is only for type 'tcp'"),
+	BAD_OUTPUT("", "type = nats\nurl = nats://h:1\ntls_ca_file = /etc/hostname\n", 11,
+		   "unknown key 'tls_ca_file'"),
+	BAD_OUTPUT("", "type = tcp\naddress = h:1\nstream = S\n", 11,
+		   "output 'c': 'stream' is only for type 'nats'"),
 	BAD_OUTPUT("", "type = tcp\ninsecure = yes\n", 8,
 		   "output 'c': type 'tcp' needs 'address'"),
 	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = host\n", 11,
@@ -780,11 +797,11 @@ static const struct bad_output bad_socket[] = {
 	BAD_OUTPUT("", "type = tcp\ninsecure = maybe\n", 10,
 		   "output 'c': insecure: 'maybe' is not yes or no"),
 	BAD_OUTPUT("", "type = unix\naddress = /s\ninsecure = yes\n", 11,
-		   "output 'c': 'insecure' is only for type 'tcp'"),
+		   "output 'c': 'insecure' is only for types 'tcp' and 'nats'"),
 	BAD_OUTPUT("", "type = unix\naddress = /s\nmax_files = 3\n", 11,
 		   "output 'c': 'max_files' is not allowed for type 'unix'"),
 	BAD_OUTPUT("", "type = discard\nspill_size = 0\n", 10,
-		   "'spill_size' is only for types 'tcp' and 'unix'"),
+		   "'spill_size' is only for types 'tcp', 'unix' and 'nats'"),
 	BAD_OUTPUT("", "type = unix\naddress = /s\nqueue_size = 512K\n", 11,
 		   "queue_size: '512K' is too small (at least 1M)"),
 	BAD_OUTPUT("", "type = unix\naddress = /s\nspill_size = 4K\n", 11,
@@ -878,7 +895,7 @@ static void test_socket_outputs(void **state)
 	assert_null(o->tls_server_name);
 	rt_config_free(&cfg);
 	want_error(conf("ftrace:print", "", "tls_ca = /etc/hostname\n"), 8,
-		   "output 'o': 'tls_ca' is only for types 'tcp' and 'unix'");
+		   "output 'o': 'tls_ca' is only for types 'tcp' and 'nats'");
 	for (size_t i = 0; i < sizeof(bad_socket) / sizeof(bad_socket[0]); i++) {
 		const struct bad_output *b = &bad_socket[i];
 		char tail[256];
