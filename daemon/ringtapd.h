@@ -133,6 +133,30 @@ void rt_drain_pipe(int fd, uint32_t left);
 /* mkdir -p; 0 or -errno. */
 int rt_mkdir_p(const char *path, mode_t mode);
 
+/* ---- outq.c: what the socket and NATS outputs' send queues share ---- */
+
+struct rt_framer;
+
+/* Whether @total more bytes fit in memory (queue_size) or in the spill
+ * files (spill_size, unless spilling failed), over the whole output. */
+bool rt_outq_mem_fits(const struct rt_output *o, uint64_t mem_total,
+		      uint64_t total);
+bool rt_outq_spill_fits(const struct rt_output *o, bool spill_failed,
+			uint64_t spill_total, uint64_t total);
+/* <dir>/cpu<cpu>.spill, created empty into *@spill_fd; on failure logs,
+ * sets *@spill_failed and returns -errno. */
+int rt_outq_open_spill(const char *name, const char *dir, int cpu,
+		       int *spill_fd, bool *spill_failed);
+/* The queue took a frame again: a LOST frame for what was dropped, logged
+ * once per episode (*@dropping). */
+void rt_outq_flush_lost(struct rt_framer *f, const char *name, int cpu,
+			bool *dropping);
+/* The queue is full: count @ref lost, logged once per episode, naming
+ * the peer ("collector <address>", "NATS <url>"). */
+void rt_outq_count_lost(struct rt_framer *f, const struct rt_subbuf_ref *ref,
+			const struct rt_output *o, int cpu, bool *dropping,
+			const char *peer_kind, const char *peer);
+
 /* ---- framer.c: the per-CPU stream the file and socket outputs carry ---- */
 
 #define RT_FRAMER_MAX_PIECES 6 /* payload pieces of one frame */

@@ -164,35 +164,14 @@ static void kick(struct nats_sink *ns)
 
 static bool mem_fits(const struct nchan *ch, size_t total)
 {
-	return atomic_load(&ch->ns->mem_total) + total <=
-	       ch->ns->s->out->queue_size;
+	return rt_outq_mem_fits(ch->ns->s->out,
+				atomic_load(&ch->ns->mem_total), total);
 }
 
 static bool spill_fits(const struct nchan *ch, size_t total)
 {
-	return ch->ns->s->out->spill_size && !ch->spill_failed &&
-	       atomic_load(&ch->ns->spill_total) + total <=
-		       ch->ns->s->out->spill_size;
-}
-
-static int open_spill(struct nchan *ch)
-{
-	struct nats_sink *ns = ch->ns;
-	char path[PATH_MAX];
-	int r = rt_mkdir_p(ns->spill_dir, 0700);
-
-	snprintf(path, sizeof(path), "%s/cpu%d.spill", ns->spill_dir, ch->cpu);
-	if (!r) {
-		ch->spill_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-				    0600);
-		r = ch->spill_fd < 0 ? -errno : 0;
-	}
-	if (r < 0) {
-		log_err("output '%s': cpu %d: cannot spill to '%s': %s; the queue stays in memory",
-			ns->name, ch->cpu, path, strerror(-r));
-		ch->spill_failed = true;
-	}
-	return r;
+	return rt_outq_spill_fits(ch->ns->s->out, ch->spill_failed,
+				  atomic_load(&ch->ns->spill_total), total);
 }
 
 /* Free the acknowledged messages at the head.  Under mu. */
@@ -249,7 +228,9 @@ static int q_append(struct nchan *ch, const struct iovec *iov, int iovcnt,
 	e->events = events;
 	pthread_mutex_lock(&ch->mu);
 	spill = !mem_fits(ch, len) && spill_fits(ch, len);
-	if (spill && ch->spill_fd < 0 && open_spill(ch) < 0)
+	if (spill && ch->spill_fd < 0 &&
+	    rt_outq_open_spill(ns->name, ns->spill_dir, ch->cpu, &ch->spill_fd,
+			       &ch->spill_failed) < 0)
 		spill = false;
 	if (spill) {
 		uint64_t at = ch->spill_wr;
@@ -353,26 +334,14 @@ static void rotate(struct nchan *ch)
 
 static void flush_pending_lost(struct rt_sink *s, struct nchan *ch)
 {
-	struct rt_lost lost;
-
-	if (rt_framer_flush_lost(&ch->f, &lost) <= 0)
-		return;
-	log_notice("output '%s': cpu %d: queueing again; %llu events (%llu bytes) were dropped while the queue was full",
-		   s->out->name, ch->cpu, (unsigned long long)lost.events,
-		   (unsigned long long)lost.bytes);
-	ch->dropping = false;
+	rt_outq_flush_lost(&ch->f, s->out->name, ch->cpu, &ch->dropping);
 }
 
 static void count_lost(struct rt_sink *s, struct nchan *ch,
 		       const struct rt_subbuf_ref *ref)
 {
-	rt_framer_count_lost(&ch->f, ref, true);
-	if (!ch->dropping)
-		log_err("output '%s': cpu %d: queue full (queue_size %llu, spill_size %llu, NATS %s): dropping sub-buffers and counting their events",
-			s->out->name, ch->cpu,
-			(unsigned long long)s->out->queue_size,
-			(unsigned long long)s->out->spill_size, ch->ns->url);
-	ch->dropping = true;
+	rt_outq_count_lost(&ch->f, ref, s->out, ch->cpu, &ch->dropping, "NATS",
+			   ch->ns->url);
 }
 
 static int nats_write(struct rt_sink *s, int cpu,

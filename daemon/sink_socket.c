@@ -291,21 +291,16 @@ static void kick(struct sock_sink *ss)
 		atomic_store(&ss->kicked, false);
 }
 
-static bool spill_usable(const struct channel *ch)
-{
-	return ch->ss->s->out->spill_size && !ch->spill_failed;
-}
-
 static bool mem_fits(const struct channel *ch, size_t total)
 {
-	return atomic_load(&ch->ss->mem_total) + total <=
-	       ch->ss->s->out->queue_size;
+	return rt_outq_mem_fits(ch->ss->s->out,
+				atomic_load(&ch->ss->mem_total), total);
 }
 
 static bool spill_fits(const struct channel *ch, size_t total)
 {
-	return spill_usable(ch) && atomic_load(&ch->ss->spill_total) + total <=
-					   ch->ss->s->out->spill_size;
+	return rt_outq_spill_fits(ch->ss->s->out, ch->spill_failed,
+				  atomic_load(&ch->ss->spill_total), total);
 }
 
 static bool fits(const struct channel *ch, size_t total)
@@ -313,31 +308,13 @@ static bool fits(const struct channel *ch, size_t total)
 	return mem_fits(ch, total) || spill_fits(ch, total);
 }
 
-static int open_spill(struct channel *ch)
-{
-	struct sock_sink *ss = ch->ss;
-	char path[PATH_MAX];
-	int r = rt_mkdir_p(ss->spill_dir, 0700);
-
-	snprintf(path, sizeof(path), "%s/cpu%d.spill", ss->spill_dir, ch->cpu);
-	if (!r) {
-		ch->spill_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-				    0600);
-		r = ch->spill_fd < 0 ? -errno : 0;
-	}
-	if (r < 0) {
-		log_err("output '%s': cpu %d: cannot spill to '%s': %s; the queue stays in memory",
-			out_name(ss), ch->cpu, path, strerror(-r));
-		ch->spill_failed = true;
-	}
-	return r;
-}
-
 static struct chunk *new_chunk(struct channel *ch, bool spill)
 {
 	struct chunk *c;
 
-	if (spill && ch->spill_fd < 0 && open_spill(ch) < 0)
+	if (spill && ch->spill_fd < 0 &&
+	    rt_outq_open_spill(out_name(ch->ss), ch->ss->spill_dir, ch->cpu,
+			       &ch->spill_fd, &ch->spill_failed) < 0)
 		spill = false;
 	if (!spill && ch->spare) {
 		c = ch->spare;
@@ -586,27 +563,14 @@ static void rotate(struct channel *ch)
 
 static void flush_pending_lost(struct rt_sink *s, struct channel *ch)
 {
-	struct rt_lost lost;
-
-	if (rt_framer_flush_lost(&ch->f, &lost) <= 0)
-		return;
-	log_notice("output '%s': cpu %d: queueing again; %llu events (%llu bytes) were dropped while the queue was full",
-		   s->out->name, ch->cpu, (unsigned long long)lost.events,
-		   (unsigned long long)lost.bytes);
-	ch->dropping = false;
+	rt_outq_flush_lost(&ch->f, s->out->name, ch->cpu, &ch->dropping);
 }
 
 static void count_lost(struct rt_sink *s, struct channel *ch,
 		       const struct rt_subbuf_ref *ref)
 {
-	rt_framer_count_lost(&ch->f, ref, true);
-	if (!ch->dropping)
-		log_err("output '%s': cpu %d: queue full (queue_size %llu, spill_size %llu, collector %s): dropping sub-buffers and counting their events",
-			s->out->name, ch->cpu,
-			(unsigned long long)s->out->queue_size,
-			(unsigned long long)s->out->spill_size,
-			((struct sock_sink *)s->priv)->address);
-	ch->dropping = true;
+	rt_outq_count_lost(&ch->f, ref, s->out, ch->cpu, &ch->dropping,
+			   "collector", ((struct sock_sink *)s->priv)->address);
 }
 
 static int sock_write(struct rt_sink *s, int cpu,
