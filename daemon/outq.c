@@ -2,15 +2,19 @@
 /*
  * What the socket (sink_socket.c) and NATS (sink_nats.c) outputs' send
  * queues share: the queue_size / spill_size bounds, the per-CPU spill
- * file and the "queue full" episode logging.  The queues themselves
- * differ (a byte stream in chunks against one entry a message) and stay
- * in their sinks.
+ * file, the "queue full" episode logging, the reconnect backoff, the
+ * identity from the HEADER records and the token_file.  The queues
+ * themselves differ (a byte stream in chunks against one entry a message)
+ * and stay in their sinks.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ringtap/log.h"
 #include "ringtapd.h"
@@ -71,4 +75,75 @@ void rt_outq_count_lost(struct rt_framer *f, const struct rt_subbuf_ref *ref,
 			o->name, cpu, (unsigned long long)o->queue_size,
 			(unsigned long long)o->spill_size, peer_kind, peer);
 	*dropping = true;
+}
+
+uint64_t rt_outq_backoff_ms(unsigned int min_ms, unsigned int max_ms,
+			    unsigned int attempt)
+{
+	uint64_t d = min_ms;
+	uint32_t rnd = 0;
+
+	for (unsigned int i = 0; i < attempt && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	/* full jitter on half the range: [d/2, d] */
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rnd = (uint32_t)(ts.tv_sec * 1000ull + ts.tv_nsec / 1000000) *
+		      2654435761u;
+	}
+	return d / 2 + (d - d / 2) * rnd / UINT32_MAX;
+}
+
+void rt_outq_header_identity(const struct rt_buf *h, char *host,
+			     size_t host_size, char *boot_id,
+			     char *capture_id)
+{
+	size_t off = 0;
+	uint16_t tag;
+	const uint8_t *val;
+	uint32_t len;
+
+	while (rt_record_next(h->data, h->len, &off, &tag, &val, &len) == 1) {
+		char *dst = tag == RT_TAG_HOSTNAME ? host :
+			    tag == RT_TAG_BOOT_ID  ? boot_id :
+			    tag == RT_TAG_CAPTURE_ID ? capture_id :
+						     NULL;
+
+		if (dst && len < 64)
+			snprintf(dst, 64, "%.*s", (int)len, val);
+	}
+	if (!host[0])
+		snprintf(host, host_size, "unknown");
+}
+
+ssize_t rt_outq_read_token(const char *name, const char *path, char *buf,
+			   size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+
+		log_err("output '%s': cannot read token_file '%s': %m",
+			name, path);
+		return r;
+	}
+	n = read(fd, buf, size);
+	close(fd);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n <= 0 || (size_t)n >= size) {
+		log_err("output '%s': token_file '%s' is empty or longer than %zu bytes",
+			name, path, size - 1);
+		return -EINVAL;
+	}
+	return n;
 }

@@ -156,6 +156,18 @@ void rt_outq_flush_lost(struct rt_framer *f, const char *name, int cpu,
 void rt_outq_count_lost(struct rt_framer *f, const struct rt_subbuf_ref *ref,
 			const struct rt_output *o, int cpu, bool *dropping,
 			const char *peer_kind, const char *peer);
+/* Exponential backoff from @min_ms to @max_ms, jittered to [d/2, d]. */
+uint64_t rt_outq_backoff_ms(unsigned int min_ms, unsigned int max_ms,
+			    unsigned int attempt);
+/* HOSTNAME, BOOT_ID and CAPTURE_ID of the HEADER records @h (64 bytes
+ * each at most; host "unknown" when absent). */
+void rt_outq_header_identity(const struct rt_buf *h, char *host,
+			     size_t host_size, char *boot_id,
+			     char *capture_id);
+/* token_file @path (NULL: none, 0) into @buf, trailing newlines dropped:
+ * its length, or -errno (logged). */
+ssize_t rt_outq_read_token(const char *name, const char *path, char *buf,
+			   size_t size);
 
 /* ---- framer.c: the per-CPU stream the file and socket outputs carry ---- */
 

@@ -423,24 +423,12 @@ static int nats_restart(struct rt_sink *s)
 
 /* ---- the publisher ---- */
 
-static uint64_t backoff_ms(struct nats_sink *ns, unsigned int attempt)
-{
-	uint64_t d = ns->reconnect_min_ms;
-	uint32_t rnd = 0;
-
-	for (unsigned int i = 0; i < attempt && d < ns->reconnect_max_ms; i++)
-		d *= 2;
-	if (d > ns->reconnect_max_ms)
-		d = ns->reconnect_max_ms;
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (uint32_t)now_ms() * 2654435761u;
-	return d / 2 + (d - d / 2) * rnd / UINT32_MAX;
-}
-
 /* A publish failed or timed out: back in line after a backoff.  Under mu. */
 static void publish_failed(struct nchan *ch, struct qent *e, const char *why)
 {
-	uint64_t delay = backoff_ms(ch->ns, ch->attempt++);
+	uint64_t delay = rt_outq_backoff_ms(ch->ns->reconnect_min_ms,
+					    ch->ns->reconnect_max_ms,
+					    ch->attempt++);
 
 	e->state = Q_WAIT;
 	ch->cursor = NULL;
@@ -790,27 +778,6 @@ static void *pub_thread(void *arg)
 
 /* ---- set-up, status, teardown ---- */
 
-static void header_identity(struct nats_sink *ns)
-{
-	const struct rt_buf *h = ns->s->header;
-	size_t off = 0;
-	uint16_t tag;
-	const uint8_t *val;
-	uint32_t len;
-
-	while (rt_record_next(h->data, h->len, &off, &tag, &val, &len) == 1) {
-		char *dst = tag == RT_TAG_HOSTNAME ? ns->host :
-			    tag == RT_TAG_BOOT_ID  ? ns->boot_id :
-			    tag == RT_TAG_CAPTURE_ID ? ns->capture_id :
-						     NULL;
-
-		if (dst && len < 64)
-			snprintf(dst, 64, "%.*s", (int)len, val);
-	}
-	if (!ns->host[0])
-		snprintf(ns->host, sizeof(ns->host), "unknown");
-}
-
 /* A subject token from the host name: no '.', wildcards or spaces. */
 static void host_token(const char *host, char *buf, size_t len)
 {
@@ -826,31 +793,13 @@ static void host_token(const char *host, char *buf, size_t len)
 
 static int read_token(struct nats_sink *ns, char **ret)
 {
-	const char *path = ns->s->out->token_file;
 	char buf[4096];
-	ssize_t n;
-	int fd;
+	ssize_t n = rt_outq_read_token(ns->name, ns->s->out->token_file, buf,
+				       sizeof(buf));
 
 	*ret = NULL;
-	if (!path)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int r = -errno;
-
-		log_err("output '%s': cannot read token_file '%s': %m",
-			ns->name, path);
-		return r;
-	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n <= 0 || (size_t)n >= sizeof(buf)) {
-		log_err("output '%s': token_file '%s' is empty or longer than %zu bytes",
-			ns->name, path, sizeof(buf) - 1);
-		return -EINVAL;
-	}
+	if (n <= 0)
+		return n;
 	*ret = strndup(buf, n);
 	return *ret ? 0 : -ENOMEM;
 }
@@ -979,7 +928,8 @@ static int nats_open(struct rt_sink *s)
 	if (!ns->name || !ns->url || !ns->stream || !ns->prefix ||
 	    !ns->spill_dir || !ns->ch)
 		return -ENOMEM;
-	header_identity(ns);
+	rt_outq_header_identity(ns->s->header, ns->host, sizeof(ns->host),
+				ns->boot_id, ns->capture_id);
 	host_token(ns->host, htok, sizeof(htok));
 	ns->tail_reserve = rt_framer_tail_reserve(s->inst);
 	for (int c = 0; c < s->nr_cpus; c++) {

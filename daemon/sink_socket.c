@@ -668,17 +668,9 @@ static void set_out(struct channel *ch, bool on)
 static void disconnect(struct channel *ch, const char *why)
 {
 	const struct sock_sink *ss = ch->ss;
-	uint64_t delay = ss->reconnect_min_ms;
-	uint32_t rnd = 0;
+	uint64_t delay = rt_outq_backoff_ms(ss->reconnect_min_ms,
+					    ss->reconnect_max_ms, ch->attempt);
 
-	for (unsigned int i = 0; i < ch->attempt && delay < ss->reconnect_max_ms; i++)
-		delay *= 2;
-	if (delay > ss->reconnect_max_ms)
-		delay = ss->reconnect_max_ms;
-	/* full jitter on half the range: [delay/2, delay] */
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (uint32_t)now_ms() * 2654435761u;
-	delay = delay / 2 + (uint64_t)(delay - delay / 2) * rnd / UINT32_MAX;
 	if (!ch->failing || ch->state == CH_CONNECTED)
 		log_warn("output '%s': cpu %d: %s %s: %s; retrying in %llu ms",
 			 out_name(ch->ss), ch->cpu,
@@ -1537,53 +1529,15 @@ static void *sender_thread(void *arg)
 
 /* ---- set-up, status, teardown ---- */
 
-static void header_identity(struct sock_sink *ss)
-{
-	const struct rt_buf *h = ss->s->header;
-	size_t off = 0;
-	uint16_t tag;
-	const uint8_t *val;
-	uint32_t len;
-
-	while (rt_record_next(h->data, h->len, &off, &tag, &val, &len) == 1) {
-		char *dst = tag == RT_TAG_HOSTNAME ? ss->host :
-			    tag == RT_TAG_BOOT_ID  ? ss->boot_id :
-			    tag == RT_TAG_CAPTURE_ID ? ss->capture_id :
-						     NULL;
-
-		if (dst && len < 64)
-			snprintf(dst, 64, "%.*s", (int)len, val);
-	}
-	if (!ss->host[0])
-		snprintf(ss->host, sizeof(ss->host), "unknown");
-}
-
 static int read_token(struct sock_sink *ss)
 {
-	const char *path = ss->s->out->token_file;
-	ssize_t n;
-	int fd;
+	ssize_t n = rt_outq_read_token(out_name(ss), ss->s->out->token_file,
+				       (char *)ss->token, sizeof(ss->token));
 
-	if (!path)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int r = -errno;
-
-		log_err("output '%s': cannot read token_file '%s': %m",
-			out_name(ss), path);
-		return r;
-	}
-	n = read(fd, ss->token, sizeof(ss->token));
-	close(fd);
-	while (n > 0 && (ss->token[n - 1] == '\n' || ss->token[n - 1] == '\r'))
-		n--;
-	if (n <= 0 || (size_t)n >= sizeof(ss->token)) {
-		log_err("output '%s': token_file '%s' is empty or longer than %d bytes",
-			out_name(ss), path, TOKEN_MAX - 1);
-		return -EINVAL;
-	}
-	ss->token_len = n;
+	if (n < 0)
+		return n;
+	if (n > 0)
+		ss->token_len = n;
 	return 0;
 }
 
@@ -1685,7 +1639,8 @@ static int sock_open(struct rt_sink *s)
 	r = read_token(ss);
 	if (r < 0)
 		return r;
-	header_identity(ss);
+	rt_outq_header_identity(ss->s->header, ss->host, sizeof(ss->host),
+				ss->boot_id, ss->capture_id);
 	ss->tail_reserve = rt_framer_tail_reserve(s->inst);
 	{
 		int online = 0;
