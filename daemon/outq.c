@@ -3,9 +3,10 @@
  * What the socket (sink_socket.c) and NATS (sink_nats.c) outputs' send
  * queues share: the queue_size / spill_size bounds, the per-CPU spill
  * file, the "queue full" episode logging, the reconnect backoff, the
- * identity from the HEADER records and the token_file.  The queues
- * themselves differ (a byte stream in chunks against one entry a message)
- * and stay in their sinks.
+ * identity from the HEADER records, the token_file, and the reader's side
+ * of write() up to the queue (framing, rotation, the room it needs).  The
+ * queues themselves differ (a byte stream in chunks against one entry a
+ * message) and stay in their sinks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,8 @@
 
 #include "ringtap/log.h"
 #include "ringtapd.h"
+
+#define LOST_FRAME_SIZE (RT_FRAME_HDR_SIZE + sizeof(struct rt_lost))
 
 bool rt_outq_mem_fits(const struct rt_output *o, uint64_t mem_total,
 		      uint64_t total)
@@ -146,4 +149,46 @@ ssize_t rt_outq_read_token(const char *name, const char *path, char *buf,
 		return -EINVAL;
 	}
 	return n;
+}
+
+void rt_outq_rotate(struct rt_framer *f)
+{
+	rt_framer_end(f, RT_END_ROTATE, NULL);
+	f->index++;
+	rt_framer_begin(f);
+}
+
+int rt_outq_begin(struct rt_framer *f, const struct rt_subbuf_ref *ref)
+{
+	/* never offered (can_splice is false); count, not corrupt */
+	if (ref->pipe_fd >= 0)
+		return -EINVAL;
+	if (!f->open && rt_framer_begin(f) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+uint64_t rt_outq_prepare(struct rt_framer *f, const struct rt_subbuf_ref *ref,
+			 struct rt_subbuf *sb, uint64_t tail_reserve,
+			 bool *rot)
+{
+	uint64_t frame_len = rt_framer_prepare(f, ref, sb);
+
+	*rot = rt_framer_must_rotate(f, frame_len, tail_reserve);
+	if (*rot) {
+		/* the new file carries the page from its start */
+		f->have_page = false;
+		frame_len = rt_framer_prepare(f, ref, sb);
+	}
+	return frame_len + LOST_FRAME_SIZE;
+}
+
+int rt_outq_subbuf(struct rt_framer *f, const struct rt_subbuf_ref *ref,
+		   const struct rt_subbuf *sb, bool rot, const char *name,
+		   int cpu, bool *dropping)
+{
+	if (rot)
+		rt_outq_rotate(f);
+	rt_outq_flush_lost(f, name, cpu, dropping);
+	return rt_framer_subbuf(f, ref, sb);
 }

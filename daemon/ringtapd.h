@@ -169,6 +169,22 @@ void rt_outq_header_identity(const struct rt_buf *h, char *host,
 ssize_t rt_outq_read_token(const char *name, const char *path, char *buf,
 			   size_t size);
 
+/* The reader's side of a queued output's write(): rt_outq_begin() (0, or
+ * -EINVAL for a splice pipe, -ENOMEM), rt_outq_prepare() (@ref prepared
+ * into *@sb, *@rot when it must go to a new file; the queue room it needs,
+ * a LOST frame's included), then, if the queue has that room,
+ * rt_outq_subbuf() (rotation, the pending LOST frame, the SUBBUF frame).
+ * On failure the caller counts @ref lost. */
+int rt_outq_begin(struct rt_framer *f, const struct rt_subbuf_ref *ref);
+uint64_t rt_outq_prepare(struct rt_framer *f, const struct rt_subbuf_ref *ref,
+			 struct rt_subbuf *sb, uint64_t tail_reserve,
+			 bool *rot);
+int rt_outq_subbuf(struct rt_framer *f, const struct rt_subbuf_ref *ref,
+		   const struct rt_subbuf *sb, bool rot, const char *name,
+		   int cpu, bool *dropping);
+/* END ROTATE, then a new file with the next index. */
+void rt_outq_rotate(struct rt_framer *f);
+
 /* ---- framer.c: the per-CPU stream the file and socket outputs carry ---- */
 
 #define RT_FRAMER_MAX_PIECES 6 /* payload pieces of one frame */

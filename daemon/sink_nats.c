@@ -51,8 +51,6 @@
 #define LAZY_MS 20
 #define CHECK_MS 2000	      /* retry the stream check */
 
-#define LOST_FRAME_SIZE (RT_FRAME_HDR_SIZE + sizeof(struct rt_lost))
-
 enum { Q_WAIT, Q_FLIGHT, Q_ACKED };
 
 /* One message: a frame, or preamble + HEADER at the start of a file. */
@@ -325,13 +323,6 @@ static int emit(struct rt_framer *f, struct iovec *iov, int iovcnt,
 
 /* ---- the reader's side ---- */
 
-static void rotate(struct nchan *ch)
-{
-	rt_framer_end(&ch->f, RT_END_ROTATE, NULL);
-	ch->f.index++;
-	rt_framer_begin(&ch->f);
-}
-
 static void flush_pending_lost(struct rt_sink *s, struct nchan *ch)
 {
 	rt_outq_flush_lost(&ch->f, s->out->name, ch->cpu, &ch->dropping);
@@ -350,43 +341,22 @@ static int nats_write(struct rt_sink *s, int cpu,
 	struct nats_sink *ns = s->priv;
 	struct nchan *ch = &ns->ch[cpu];
 	struct rt_subbuf sb;
-	uint64_t frame_len;
+	uint64_t need;
 	bool rot, ok;
-	int r;
+	int r = rt_outq_begin(&ch->f, ref);
 
-	if (ref->pipe_fd >= 0) {
-		/* never offered (can_splice is false); count, not corrupt */
+	if (!r) {
+		need = rt_outq_prepare(&ch->f, ref, &sb, ns->tail_reserve, &rot);
+		pthread_mutex_lock(&ch->mu);
+		ok = mem_fits(ch, need) || spill_fits(ch, need);
+		pthread_mutex_unlock(&ch->mu);
+		r = ok ? rt_outq_subbuf(&ch->f, ref, &sb, rot, s->out->name,
+					ch->cpu, &ch->dropping) :
+			 -ENOBUFS;
+	}
+	if (r < 0)
 		count_lost(s, ch, ref);
-		return -EINVAL;
-	}
-	if (!ch->f.open && rt_framer_begin(&ch->f) < 0) {
-		count_lost(s, ch, ref);
-		return -ENOMEM;
-	}
-	frame_len = rt_framer_prepare(&ch->f, ref, &sb);
-	rot = rt_framer_must_rotate(&ch->f, frame_len, ns->tail_reserve);
-	if (rot) {
-		/* the new file carries the page from its start */
-		ch->f.have_page = false;
-		frame_len = rt_framer_prepare(&ch->f, ref, &sb);
-	}
-	pthread_mutex_lock(&ch->mu);
-	ok = mem_fits(ch, frame_len + LOST_FRAME_SIZE) ||
-	     spill_fits(ch, frame_len + LOST_FRAME_SIZE);
-	pthread_mutex_unlock(&ch->mu);
-	if (!ok) {
-		count_lost(s, ch, ref);
-		return -ENOBUFS;
-	}
-	if (rot)
-		rotate(ch);
-	flush_pending_lost(s, ch);
-	r = rt_framer_subbuf(&ch->f, ref, &sb);
-	if (r < 0) {
-		count_lost(s, ch, ref);
-		return r;
-	}
-	return 0;
+	return r;
 }
 
 static int nats_close_cpu(struct rt_sink *s, int cpu,
@@ -417,7 +387,7 @@ static int nats_restart(struct rt_sink *s)
 
 	for (int c = 0; c < s->nr_cpus; c++)
 		if (s->online[c] && ns->ch[c].f.open)
-			rotate(&ns->ch[c]);
+			rt_outq_rotate(&ns->ch[c].f);
 	return 0;
 }
 

@@ -75,8 +75,6 @@
 #define BOUND_MAX (1u << 20) /* frame boundaries recorded per channel */
 #define RX_SIZE (RT_MSG_HDR_SIZE + RT_MSG_MAX_PAYLOAD)
 
-#define LOST_FRAME_SIZE (RT_FRAME_HDR_SIZE + sizeof(struct rt_lost))
-
 enum ch_state {
 	CH_BACKOFF,	/* waiting to try again */
 	CH_CONNECTING,	/* connect() in progress */
@@ -554,13 +552,6 @@ static int emit(struct rt_framer *f, struct iovec *iov, int iovcnt,
 	return q_append(ch, iov, iovcnt, total, events, crc);
 }
 
-static void rotate(struct channel *ch)
-{
-	rt_framer_end(&ch->f, RT_END_ROTATE, NULL);
-	ch->f.index++;
-	rt_framer_begin(&ch->f);
-}
-
 static void flush_pending_lost(struct rt_sink *s, struct channel *ch)
 {
 	rt_outq_flush_lost(&ch->f, s->out->name, ch->cpu, &ch->dropping);
@@ -579,42 +570,22 @@ static int sock_write(struct rt_sink *s, int cpu,
 	struct sock_sink *ss = s->priv;
 	struct channel *ch = &ss->ch[cpu];
 	struct rt_subbuf sb;
-	uint64_t frame_len;
-	bool rot;
-	int r;
+	uint64_t need;
+	bool rot, ok;
+	int r = rt_outq_begin(&ch->f, ref);
 
-	if (ref->pipe_fd >= 0) {
-		/* never offered (can_splice is false); count, not corrupt */
+	if (!r) {
+		need = rt_outq_prepare(&ch->f, ref, &sb, ss->tail_reserve, &rot);
+		pthread_mutex_lock(&ch->mu);
+		ok = fits(ch, need);
+		pthread_mutex_unlock(&ch->mu);
+		r = ok ? rt_outq_subbuf(&ch->f, ref, &sb, rot, s->out->name,
+					ch->cpu, &ch->dropping) :
+			 -ENOBUFS;
+	}
+	if (r < 0)
 		count_lost(s, ch, ref);
-		return -EINVAL;
-	}
-	if (!ch->f.open && rt_framer_begin(&ch->f) < 0) {
-		count_lost(s, ch, ref);
-		return -ENOMEM;
-	}
-	frame_len = rt_framer_prepare(&ch->f, ref, &sb);
-	rot = rt_framer_must_rotate(&ch->f, frame_len, ss->tail_reserve);
-	if (rot) {
-		/* the new file carries the page from its start */
-		ch->f.have_page = false;
-		frame_len = rt_framer_prepare(&ch->f, ref, &sb);
-	}
-	pthread_mutex_lock(&ch->mu);
-	r = fits(ch, frame_len + LOST_FRAME_SIZE) ? 0 : -ENOBUFS;
-	pthread_mutex_unlock(&ch->mu);
-	if (r < 0) {
-		count_lost(s, ch, ref);
-		return r;
-	}
-	if (rot)
-		rotate(ch);
-	flush_pending_lost(s, ch);
-	r = rt_framer_subbuf(&ch->f, ref, &sb);
-	if (r < 0) {
-		count_lost(s, ch, ref);
-		return r;
-	}
-	return 0;
+	return r;
 }
 
 static int sock_close_cpu(struct rt_sink *s, int cpu,
@@ -646,7 +617,7 @@ static int sock_restart(struct rt_sink *s)
 
 	for (int c = 0; c < s->nr_cpus; c++)
 		if (s->online[c] && ss->ch[c].f.open)
-			rotate(&ss->ch[c]);
+			rt_outq_rotate(&ss->ch[c].f);
 	return 0;
 }
 
