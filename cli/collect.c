@@ -44,6 +44,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "ringtap/clock.h"
 #include "ringtap/log.h"
 #include "ringtap/tls.h"
 #include "ringtap/transport.h"
@@ -133,14 +134,6 @@ struct collect {
 	uint64_t t_tls_log, tls_logged, tls_quiet;
 	bool stop;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void usage(FILE *f)
 {
@@ -583,7 +576,7 @@ static void conn_end(struct collect *cl, struct conn *c, uint32_t bye_reason,
 	cl->nr_open--;
 	cl->nr_closing++;
 	c->state = C_CLOSING;
-	c->t_close = now_ms();
+	c->t_close = rt_now_ms();
 	conn_flush(cl, c);
 	if (cl->nr_closing > cl->max_conn)
 		conn_free(cl, c); /* no lingering for a flood */
@@ -724,7 +717,7 @@ static void welcome(struct collect *cl, struct conn *c, uint32_t status,
 					     "VERSION", "BUSY", "CONFLICT" };
 
 	conn_queue(c, RT_MSG_WELCOME, &w, sizeof(w), msg);
-	if (status == RT_WELCOME_BUSY && now_ms() - cl->t_busy_log < 1000) {
+	if (status == RT_WELCOME_BUSY && rt_now_ms() - cl->t_busy_log < 1000) {
 		cl->busy_quiet++;
 		conn_end(cl, c, 0, NULL);
 	} else if (status != RT_WELCOME_OK) {
@@ -734,7 +727,7 @@ static void welcome(struct collect *cl, struct conn *c, uint32_t status,
 		else
 			log_warn("%s: refused (%s): %s", c->peer, names[status], msg);
 		if (status == RT_WELCOME_BUSY) {
-			cl->t_busy_log = now_ms();
+			cl->t_busy_log = rt_now_ms();
 			cl->busy_quiet = 0;
 		}
 		conn_end(cl, c, 0, NULL);
@@ -779,7 +772,7 @@ static void on_hello(struct collect *cl, struct conn *c, const uint8_t *p,
 	}
 	c->state = C_OPEN;
 	c->ack_sent = c->st->durable;
-	c->t_sync = now_ms();
+	c->t_sync = rt_now_ms();
 	log_info("%s (%s): channel open%s%s%s, capture %s, resuming at %" PRIu64 " into %s",
 		 c->st->label, c->peer, c->ssl ? " (" : "", c->tls_info,
 		 c->ssl ? ")" : "", h.capture, c->st->durable, c->st->dir);
@@ -813,7 +806,7 @@ static void on_data(struct collect *cl, struct conn *c, const uint8_t *p,
 		log_err("%s (%s): %s", c->st->label, c->peer, c->st->err);
 		return conn_end(cl, c, RT_BYE_SHUTDOWN, "collector cannot write");
 	}
-	if (c->st->ack_now && !conn_sync(cl, c, now_ms()))
+	if (c->st->ack_now && !conn_sync(cl, c, rt_now_ms()))
 		conn_end(cl, c, RT_BYE_SHUTDOWN, "collector cannot write");
 }
 
@@ -901,8 +894,8 @@ static bool conn_handshake(struct collect *cl, struct conn *c)
 		return false;
 	}
 	rt_tls_why(c->ssl, r, why, sizeof(why));
-	if (now_ms() - cl->t_tls_log >= 1000) {
-		cl->t_tls_log = now_ms();
+	if (rt_now_ms() - cl->t_tls_log >= 1000) {
+		cl->t_tls_log = rt_now_ms();
 		cl->tls_logged = 0;
 	}
 	if (cl->tls_logged++ < TLS_LOG_MAX)
@@ -995,7 +988,7 @@ static void on_readable(struct collect *cl, struct conn *c)
 					 c->peer);
 			return conn_end(cl, c, 0, NULL);
 		}
-		c->t_rx = now_ms();
+		c->t_rx = rt_now_ms();
 		if (hdr) {
 			c->hdr_have += (size_t)n;
 			if (c->hdr_have < RT_MSG_HDR_SIZE || !header_done(cl, c))
@@ -1075,7 +1068,7 @@ static void on_accept(struct collect *cl, struct listener *l)
 		c->kind = K_CONN;
 		c->fd = fd;
 		c->is_unix = l->is_unix;
-		c->t_start = c->t_rx = now_ms();
+		c->t_start = c->t_rx = rt_now_ms();
 		if (l->is_unix) {
 			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl_len) == 0) {
 				snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %u",
@@ -1092,12 +1085,12 @@ static void on_accept(struct collect *cl, struct listener *l)
 		}
 		if (l->tls && cl->nr_open >= cl->max_conn) {
 			/* no handshake spent on a flood: closed at once */
-			if (now_ms() - cl->t_busy_log < 1000) {
+			if (rt_now_ms() - cl->t_busy_log < 1000) {
 				cl->busy_quiet++;
 			} else {
 				log_warn("%s: refused (BUSY): %u connections (--max-connections), closed before the TLS handshake",
 					 c->peer, cl->max_conn);
-				cl->t_busy_log = now_ms();
+				cl->t_busy_log = rt_now_ms();
 				cl->busy_quiet = 0;
 			}
 			close(fd);
@@ -1164,7 +1157,7 @@ static void print_stats(struct collect *cl, uint64_t now)
 
 static void on_tick(struct collect *cl)
 {
-	uint64_t now = now_ms(), ticks;
+	uint64_t now = rt_now_ms(), ticks;
 	struct conn *next;
 
 	if (read(cl->timerfd, &ticks, sizeof(ticks)) < 0) {
@@ -1213,7 +1206,7 @@ static void on_tick(struct collect *cl)
 /* SIGINT/SIGTERM: sync and acknowledge everything, BYE SHUTDOWN to all. */
 static void shutdown_all(struct collect *cl)
 {
-	uint64_t deadline = now_ms() + 1000;
+	uint64_t deadline = rt_now_ms() + 1000;
 	struct conn *next;
 	struct epoll_event evs[64];
 
@@ -1228,7 +1221,7 @@ static void shutdown_all(struct collect *cl)
 		}
 	}
 	/* a moment for the peers to read the BYE and close */
-	while (cl->conns && now_ms() < deadline) {
+	while (cl->conns && rt_now_ms() < deadline) {
 		int n = epoll_wait(cl->epfd, evs, 64, 100);
 
 		for (int i = 0; i < n; i++) {
@@ -1300,7 +1293,7 @@ static int loop(struct collect *cl)
 				if (read(cl->sigfd, &si, sizeof(si)) != sizeof(si))
 					break;
 				if (si.ssi_signo == SIGUSR1)
-					print_stats(cl, now_ms());
+					print_stats(cl, rt_now_ms());
 				else
 					cl->stop = true;
 				break;
@@ -1559,7 +1552,7 @@ int cmd_collect(int argc, char **argv)
 	for (int i = 0; i < nr_listen && !r; i++)
 		r = add_listener(&cl, listen_addrs[i]);
 	if (!r) {
-		cl.t_stats = now_ms();
+		cl.t_stats = rt_now_ms();
 		log_info("collecting into %s", cl.dir);
 		r = loop(&cl);
 		log_info("stopping");

@@ -37,6 +37,7 @@
 
 #include <nats/nats.h>
 
+#include "ringtap/clock.h"
 #include "ringtap/config.h"
 #include "ringtap/log.h"
 #include "ringtap/stream_format.h"
@@ -93,14 +94,6 @@ static volatile sig_atomic_t stop_sig;
 static void on_signal(int sig)
 {
 	stop_sig = sig;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void usage(FILE *f)
@@ -833,7 +826,7 @@ static bool consumer_idle(struct ncollect *nc)
 static int loop(struct ncollect *nc)
 {
 	int verdict[MAX_BATCH];
-	uint64_t idle_since = now_ms();
+	uint64_t idle_since = rt_now_ms();
 	int r = 0;
 
 	while (!stop_sig) {
@@ -845,7 +838,7 @@ static int loop(struct ncollect *nc)
 		if (s == NATS_TIMEOUT || (s == NATS_OK && !list.Count)) {
 			natsMsgList_Destroy(&list);
 			if (nc->idle_exit_s &&
-			    now_ms() - idle_since >= nc->idle_exit_s * 1000ull &&
+			    rt_now_ms() - idle_since >= nc->idle_exit_s * 1000ull &&
 			    consumer_idle(nc)) {
 				log_info("nothing pending for %u s: done",
 					 nc->idle_exit_s);
@@ -856,15 +849,15 @@ static int loop(struct ncollect *nc)
 		if (s != NATS_OK) {
 			static uint64_t last;
 
-			if (now_ms() - last > 5000)
+			if (rt_now_ms() - last > 5000)
 				log_warn("fetch from consumer '%s': %s (error %d); retrying",
 					 nc->durable, natsStatus_GetText(s), (int)jerr);
-			last = now_ms();
+			last = rt_now_ms();
 			natsMsgList_Destroy(&list);
 			usleep(200000);
 			continue;
 		}
-		idle_since = now_ms();
+		idle_since = rt_now_ms();
 		for (int i = 0; i < list.Count; i++)
 			verdict[i] = write_msg(nc, list.Msgs[i]);
 		if (sync_all(nc) < 0) {

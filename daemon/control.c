@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ringtap/clock.h"
 #include "ringtap/log.h"
 #include "ringtapd.h"
 #include "bpf.h"
@@ -87,14 +88,6 @@ static void put(FILE *f, const char *scope, const char *id, const char *key,
 	fprintf(f, "%s\t%s\t%s\t%s\n", scope, id, key, val);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
-}
-
 struct put_ctx {
 	FILE *f;
 	const char *name;
@@ -137,7 +130,7 @@ static void write_status(struct rt_daemon *d, FILE *f)
 	const struct rt_config *cfg = d->cfg;
 	struct rt_capture *cap = &d->cap;
 	char events[4096] = "", id[32];
-	uint64_t up = mono_ms() - d->start_ms;
+	uint64_t up = rt_now_ms() - d->start_ms;
 
 	for (size_t i = 0; i < cfg->nr_events; i++) {
 		size_t n = strlen(events);

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #include <tracefs.h>
 
+#include "ringtap/clock.h"
 #include "ringtap/log.h"
 #include "ringtapd.h"
 #include "bpf.h"
@@ -124,14 +125,6 @@ static int ensure_tracefs(void)
 	return -ENODEV;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
-}
-
 /* One line with the configuration in force, for the journal. */
 static void log_effective_config(const struct rt_daemon *d)
 {
@@ -194,7 +187,7 @@ static void log_effective_config(const struct rt_daemon *d)
 static void notify_status(struct rt_daemon *d, uint64_t *prev_events,
 			  uint64_t *prev_ms)
 {
-	uint64_t events, lost, lost_sink, t = now_ms();
+	uint64_t events, lost, lost_sink, t = rt_now_ms();
 	char outs[512] = "";
 	size_t n = 0;
 	bool healthy = true;
@@ -258,7 +251,7 @@ static bool readers_alive(struct rt_daemon *d, uint64_t *last_beats)
  */
 static int main_loop(struct rt_daemon *d, double duration)
 {
-	uint64_t deadline = duration > 0 ? now_ms() + (uint64_t)(duration * 1000) : 0;
+	uint64_t deadline = duration > 0 ? rt_now_ms() + (uint64_t)(duration * 1000) : 0;
 	uint64_t wd_usec = 0, next_status, next_wd = UINT64_MAX, prev_ms, prev_ev = 0;
 	uint64_t *beats = calloc(d->cap.nr_cpus, sizeof(*beats));
 	struct signalfd_siginfo si;
@@ -276,7 +269,7 @@ static int main_loop(struct rt_daemon *d, double duration)
 		free(beats);
 		return -errno;
 	}
-	prev_ms = now_ms();
+	prev_ms = rt_now_ms();
 	next_status = prev_ms + 2000;
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
 		next_wd = prev_ms + wd_usec / 2000;
@@ -286,7 +279,7 @@ static int main_loop(struct rt_daemon *d, double duration)
 			{ .fd = d->cap.fail_fd, .events = POLLIN },
 			{ .fd = d->ctl_fd, .events = POLLIN },
 		};
-		uint64_t t = now_ms(), wake = next_status < next_wd ? next_status : next_wd;
+		uint64_t t = rt_now_ms(), wake = next_status < next_wd ? next_status : next_wd;
 
 		if (deadline && t >= deadline) {
 			log_info("capture duration elapsed: stopping");
@@ -300,7 +293,7 @@ static int main_loop(struct rt_daemon *d, double duration)
 			r = -errno;
 			break;
 		}
-		t = now_ms();
+		t = rt_now_ms();
 		if (t >= next_wd) {
 			if (readers_alive(d, beats))
 				sd_notify(0, "WATCHDOG=1");
@@ -383,7 +376,7 @@ static int run(struct rt_daemon *d, const struct options *o)
 	int r;
 
 	d->state = "starting";
-	d->start_ms = now_ms();
+	d->start_ms = rt_now_ms();
 	d->start_realtime = time(NULL);
 	d->ctl_fd = -1;
 	cap->cfg = d->cfg;
@@ -459,7 +452,7 @@ static int run(struct rt_daemon *d, const struct options *o)
 out_stop:
 	d->state = "stopping";
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping: draining the buffers");
-	stop_start = now_ms();
+	stop_start = rt_now_ms();
 	/* BPF programs off and their last events in, while tracing is on. */
 	rt_bpf_stop();
 	/* Stop the writers first, so that the final drain terminates. */
@@ -470,9 +463,9 @@ out_stop:
 		if (!r && r2 < 0)
 			r = r2;
 	}
-	if (now_ms() - stop_start > SLOW_STOP_MS)
+	if (rt_now_ms() - stop_start > SLOW_STOP_MS)
 		log_warn("stopping took %.1f s: draining the buffers and finishing the outputs' files (slow storage?)",
-			 (now_ms() - stop_start) / 1000.0);
+			 (rt_now_ms() - stop_start) / 1000.0);
 	print_summary(cap);
 out:
 	rt_bpf_stop(); /* after a failed start; a no-op after out_stop's */

@@ -42,6 +42,7 @@
 
 #include <nats/nats.h>
 
+#include "ringtap/clock.h"
 #include "ringtap/log.h"
 #include "ringtapd.h"
 
@@ -140,14 +141,6 @@ struct nats_sink {
 static const char *nats_err(natsStatus s)
 {
 	return natsStatus_GetText(s);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
 static void kick(struct nats_sink *ns)
@@ -402,7 +395,7 @@ static void publish_failed(struct nchan *ch, struct qent *e, const char *why)
 
 	e->state = Q_WAIT;
 	ch->cursor = NULL;
-	ch->retry_at = now_ms() + delay;
+	ch->retry_at = rt_now_ms() + delay;
 	if (!ch->failing)
 		log_warn("output '%s': cpu %d: publishing to %s (%s) failed: %s; publishing again with the same message ids, next try in %llu ms",
 			 ch->ns->name, ch->cpu, ch->subject, ch->ns->url, why,
@@ -537,7 +530,7 @@ static natsStatus publish(struct nchan *ch, struct qent *e)
 
 static void publish_some(struct nchan *ch)
 {
-	uint64_t now = now_ms();
+	uint64_t now = rt_now_ms();
 
 	pthread_mutex_lock(&ch->mu);
 	while (ch->inflight < WINDOW && now >= ch->retry_at) {
@@ -632,7 +625,7 @@ static void check_stream(struct nats_sink *ns)
 	natsStatus s;
 	int64_t payload = natsConnection_GetMaxPayload(ns->nc);
 
-	ns->check_at = now_ms() + CHECK_MS;
+	ns->check_at = rt_now_ms() + CHECK_MS;
 	if (payload > 0 && (uint64_t)payload < ns->max_msg + 1024) {
 		if (!ns->check_logged)
 			log_err("output '%s': the NATS server's max_payload (%lld bytes) is smaller than a message of this output (%llu bytes + headers): raise max_payload in nats-server.conf (docs/nats.md)",
@@ -716,7 +709,7 @@ static void *pub_thread(void *arg)
 	struct nats_sink *ns = arg;
 
 	for (;;) {
-		uint64_t now = now_ms(), stop = atomic_load(&ns->stop_at);
+		uint64_t now = rt_now_ms(), stop = atomic_load(&ns->stop_at);
 		uint64_t wait = LAZY_MS;
 		struct timespec ts;
 
@@ -964,7 +957,7 @@ static int nats_open(struct rt_sink *s)
 static void finish(struct nats_sink *ns)
 {
 	const struct rt_output *o = ns->s->out;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = rt_now_ms();
 
 	atomic_store(&ns->stop_at, t0 + o->stop_timeout_ms + !o->stop_timeout_ms);
 	kick(ns);
@@ -984,9 +977,9 @@ static void finish(struct nats_sink *ns)
 				o->stop_timeout_ms);
 		pthread_mutex_unlock(&ch->mu);
 	}
-	if (now_ms() - t0 > 1000)
+	if (rt_now_ms() - t0 > 1000)
 		log_info("output '%s': waited %.1f s for JetStream's last acknowledgements",
-			 o->name, (now_ms() - t0) / 1000.0);
+			 o->name, (rt_now_ms() - t0) / 1000.0);
 }
 
 static void nats_free(struct rt_sink *s)

@@ -58,6 +58,7 @@
 
 #include <openssl/err.h>
 
+#include "ringtap/clock.h"
 #include "ringtap/log.h"
 #include "ringtap/tls.h"
 #include "ringtap/transport.h"
@@ -213,14 +214,6 @@ struct sock_sink {
 };
 
 static const uint8_t zeros[8];
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
-}
 
 /*
  * CRC32C algebra (as zlib's crc32_combine): with C(X) the CRC32C of X,
@@ -676,7 +669,7 @@ static void disconnect(struct channel *ch, const char *why)
 	ch->in_flight = false;
 	ch->rx_len = 0;
 	ch->attempt++;
-	ch->retry_at = now_ms() + delay;
+	ch->retry_at = rt_now_ms() + delay;
 	ch->state = CH_BACKOFF;
 }
 
@@ -796,7 +789,7 @@ static void try_connect(struct channel *ch)
 	if (ch->attempt)
 		atomic_fetch_add(&ch->reconnects, 1);
 	ch->state = CH_CONNECTING;
-	ch->deadline = now_ms() + HANDSHAKE_MS;
+	ch->deadline = rt_now_ms() + HANDSHAKE_MS;
 	r = resolve(ss, &sa, &len);
 	if (r < 0) {
 		disconnect(ch, r == -EHOSTUNREACH ? "cannot resolve the host" :
@@ -1149,7 +1142,7 @@ static void pump(struct channel *ch)
 				disconnect(ch, strerror(-r));
 				return;
 			}
-			if (r == 0 && now_ms() - ch->last_send >= KEEPALIVE_MS) {
+			if (r == 0 && rt_now_ms() - ch->last_send >= KEEPALIVE_MS) {
 				/* an empty DATA: the collector closes
 				 * channels silent for 60 s */
 				start_msg(ch, RT_MSG_DATA, &ch->sent,
@@ -1218,7 +1211,7 @@ static void pump(struct channel *ch)
 			return;
 		}
 		ch->pos += w;
-		ch->last_send = now_ms();
+		ch->last_send = rt_now_ms();
 		if (ch->pos < ch->hdr_len + ch->body_len + ch->body2_len)
 			continue;
 		ch->in_flight = false;
@@ -1421,7 +1414,7 @@ static void *sender_thread(void *arg)
 	struct epoll_event evs[16];
 
 	for (;;) {
-		uint64_t now = now_ms(), stop = atomic_load(&ss->stop_at);
+		uint64_t now = rt_now_ms(), stop = atomic_load(&ss->stop_at);
 		int64_t timeout = 1000;
 		int n;
 
@@ -1656,7 +1649,7 @@ static int sock_open(struct rt_sink *s)
 static void finish(struct sock_sink *ss)
 {
 	const struct rt_output *o = ss->s->out;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = rt_now_ms();
 
 	atomic_store(&ss->stop_at, t0 + o->stop_timeout_ms + !o->stop_timeout_ms);
 	kick(ss);
@@ -1679,9 +1672,9 @@ static void finish(struct sock_sink *ss)
 				(unsigned long long)(ch->end - ch->acked),
 				ss->address, o->stop_timeout_ms);
 	}
-	if (now_ms() - t0 > 1000)
+	if (rt_now_ms() - t0 > 1000)
 		log_info("output '%s': waited %.1f s for the collector's last acknowledgements",
-			 o->name, (now_ms() - t0) / 1000.0);
+			 o->name, (rt_now_ms() - t0) / 1000.0);
 	if (ss->zerocopy) {
 		uint64_t zs = 0, zz = 0, zcp = 0;
 
