@@ -69,5 +69,8 @@ int store_feed(struct store *st, const uint8_t *p, size_t n);
 int store_checkpoint(struct store *st);
 /* Cut off what cannot be acknowledged, checkpoint, close.  NULL is fine. */
 void store_close(struct store *st);
+/* mkdir @path (0 if it exists), its new entry made durable (parent
+ * fsynced); also for cli/collect_nats.c. */
+int collect_mkdir_sync(const char *path);
 
 #endif

@@ -143,28 +143,6 @@ static bool name_ok(const char *v, size_t max)
 	return true;
 }
 
-static int mkdir_sync(const char *path)
-{
-	char *parent, *slash;
-	int fd;
-
-	if (mkdir(path, 0755) < 0)
-		return errno == EEXIST ? 0 : -errno;
-	parent = strdup(path);
-	if (!parent)
-		return -ENOMEM;
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = 0;
-	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(parent);
-	return 0;
-}
-
 /* 1: @path/.capture_id names @capture; 0: another; -ENOENT: none yet. */
 static int owner_is(int dfd, const char *capture)
 {
@@ -204,7 +182,7 @@ static int capture_dir(struct ncollect *nc, const char *host, const char *boot,
 	}
 	if (asprintf(&path, "%s/%s", nc->root, host) < 0)
 		return -ENOMEM;
-	r = mkdir_sync(path);
+	r = collect_mkdir_sync(path);
 	free(path);
 	path = NULL;
 	if (r < 0)
@@ -219,7 +197,7 @@ static int capture_dir(struct ncollect *nc, const char *host, const char *boot,
 			r = -ENOMEM;
 			goto out;
 		}
-		r = mkdir_sync(path);
+		r = collect_mkdir_sync(path);
 		if (r < 0)
 			goto out;
 		dfd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -996,7 +974,7 @@ int cmd_collect_nats(int argc, char **argv)
 	}
 	for (int i = 0; i < MAX_OPEN; i++)
 		nc.files[i].fd = -1;
-	r = mkdir_sync(nc.root);
+	r = collect_mkdir_sync(nc.root);
 	if (r < 0) {
 		log_err("'%s': %s", nc.root, strerror(-r));
 		return 1;

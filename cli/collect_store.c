@@ -56,7 +56,7 @@ static void dot_name(const struct store *st, const char *what, char *buf,
 	snprintf(buf, len, ".cpu%u.%s", st->cpu, what);
 }
 
-static int mkdir_sync(const char *path)
+int collect_mkdir_sync(const char *path)
 {
 	char *parent, *slash;
 	int fd;
@@ -96,7 +96,7 @@ static int capture_dir(struct store *st, const char *root, char **ret)
 		free(path);
 		if (asprintf(&path, "%s/%s", root, st->host) < 0)
 			return -ENOMEM;
-		r = mkdir_sync(path);
+		r = collect_mkdir_sync(path);
 		free(path);
 		if (r < 0)
 			return fail(st, r, "cannot create '%s/%s': %s", root,
@@ -106,7 +106,7 @@ static int capture_dir(struct store *st, const char *root, char **ret)
 		    (pass == 1 && asprintf(&path, "%s/%s/%s.%s", root, st->host,
 					   st->boot, st->capture) < 0))
 			return -ENOMEM;
-		r = mkdir_sync(path);
+		r = collect_mkdir_sync(path);
 		if (r < 0)
 			break;
 		fd = openat(AT_FDCWD, path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
