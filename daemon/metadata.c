@@ -265,8 +265,7 @@ int rt_metadata_build2(const struct rt_config *cfg,
 
 /* The table read during this thread's moment, if any (see ringtapd.h). */
 static __thread int moment_depth;
-static __thread bool moment_have;
-static __thread struct rt_buf moment_buf;
+static __thread struct rt_buf moment_buf; /* .data: read already */
 
 void rt_cmdlines_moment_begin(void)
 {
@@ -275,10 +274,8 @@ void rt_cmdlines_moment_begin(void)
 
 void rt_cmdlines_moment_end(void)
 {
-	if (--moment_depth == 0) {
+	if (--moment_depth == 0)
 		rt_buf_free(&moment_buf);
-		moment_have = false;
-	}
 }
 
 int rt_metadata_cmdlines(struct rt_instance *inst, struct rt_buf *b)
@@ -287,7 +284,7 @@ int rt_metadata_cmdlines(struct rt_instance *inst, struct rt_buf *b)
 	char *text;
 	int size = 0, r;
 
-	if (moment_depth && moment_have)
+	if (moment_depth && moment_buf.data)
 		return rt_buf_append(b, moment_buf.data, moment_buf.len);
 	/* libtracefs returns NULL for an empty file too: the table is
 	 * empty until something records a task's comm (sched events). */
@@ -303,7 +300,6 @@ int rt_metadata_cmdlines(struct rt_instance *inst, struct rt_buf *b)
 	if (!r && moment_depth) {
 		rt_buf_free(&moment_buf);
 		moment_buf = rec;
-		moment_have = true;
 		return 0;
 	}
 	rt_buf_free(&rec);
