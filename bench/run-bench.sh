@@ -169,6 +169,10 @@ run() {
 	local cpu=$(sed -n 's/.*resource usage: user \([0-9.]*\) s, system \([0-9.]*\) s.*/\1 \2/p' "$work/$name.log" | awk '{print $1 + $2}')
 	local zcl=$(sed -n 's/.*zerocopy: \([0-9]*\) sends, [0-9]* completed without a copy, \([0-9]*\) copied.*/\1 \2/p' "$work/$name.log")
 	[ -n "$zcl" ] && echo "$name: $(grep -o 'zerocopy: .*' "$work/$name.log")"
+	# file outputs: how the sub-buffers went to disk (direct_io)
+	grep -q 'sub-buffers written with O_DIRECT' "$work/$name.log" &&
+		grep -o '[0-9]* sub-buffers written with O_DIRECT, [0-9]* through' "$work/$name.log" |
+		awk -v n="$name" '{ d += $1; c += $6 } END { printf "%s: %d sub-buffers written with O_DIRECT, %d through the page cache\n", n, d, c }'
 	if [ "$round" = 1 ]; then rm -rf "$out" "$work/coll-$name" "$work/spill-$name"; return 0; fi  # warm-up
 	local captured=$offered
 	if [ "$type" = file ]; then

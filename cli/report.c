@@ -978,6 +978,7 @@ struct tail_file {
 	struct rt_buf head;	/* preamble + HEADER frame */
 	uint32_t cpu, index;	/* from the HEADER */
 	uint64_t pos;		/* next frame to read */
+	uint64_t frame_size;	/* on disk, of the frame last read */
 	uint64_t seq;		/* its sequence number */
 	struct rt_buf page;	/* frames of the open sub-buffer, shown */
 	bool ended;		/* END read (or damaged): nothing more */
@@ -1110,12 +1111,13 @@ static void tail_damaged(struct follow *fw, struct tail_file *t,
 	fw->damaged = true;
 }
 
-static size_t crc_span(const struct rt_frame_hdr *h)
+/* The payload checksum @h calls for (0 for a frame whose flags are bad). */
+static uint32_t payload_crc(const struct rt_frame_hdr *h, const uint8_t *p)
 {
-	if ((h->flags & RT_FRAME_F_PARTIAL_CRC) && h->type == RT_FRAME_SUBBUF &&
-	    h->len >= RT_SUBBUF_SIZE)
-		return RT_SUBBUF_SIZE;
-	return h->len;
+	const char *why;
+	uint32_t crc;
+
+	return rt_frame_payload_crc(h, p, &crc, &why) < 0 ? 0 : crc;
 }
 
 /*
@@ -1140,6 +1142,8 @@ static int tail_bad_frame(struct follow *fw, struct tail_file *t,
 static int tail_read_frame(struct follow *fw, struct tail_file *t,
 			   uint64_t size, struct rt_frame_hdr *h)
 {
+	const char *why;
+	uint32_t crc;
 	size_t len;
 
 	if (size < t->pos + RT_FRAME_HDR_SIZE)
@@ -1161,8 +1165,13 @@ static int tail_read_frame(struct follow *fw, struct tail_file *t,
 	}
 	if (pread(t->fd, fw->buf, len, t->pos + RT_FRAME_HDR_SIZE) != (ssize_t)len)
 		return 0;
-	if (rt_crc32c(0, fw->buf, crc_span(h)) != h->payload_crc)
+	if (rt_frame_payload_crc(h, fw->buf, &crc, &why) < 0)
+		return tail_bad_frame(fw, t, why);
+	if (crc != h->payload_crc)
 		return tail_bad_frame(fw, t, "bad payload checksum");
+	t->frame_size = RT_FRAME_HDR_SIZE + len;
+	/* a page image becomes the compact frame the window carries */
+	rt_frame_compact(h, fw->buf);
 	return 1;
 }
 
@@ -1178,7 +1187,7 @@ static int put_frame(struct rt_buf *w, const struct rt_frame_hdr *h,
 
 	hdr.seq = seq;
 	if (changed)
-		hdr.payload_crc = rt_crc32c(0, p, crc_span(&hdr));
+		hdr.payload_crc = payload_crc(&hdr, p);
 	hdr.header_crc = rt_crc32c(0, &hdr, offsetof(struct rt_frame_hdr,
 						    header_crc));
 	if (rt_buf_append(w, &hdr, sizeof(hdr)) < 0 ||
@@ -1223,7 +1232,7 @@ static int tail_head(struct follow *fw, struct tail_file *t, uint64_t size)
 	if (rt_buf_append(&t->head, &pre, sizeof(pre)) < 0 ||
 	    put_frame(&t->head, &h, 0, fw->buf, false) < 0)
 		return -ENOMEM;
-	t->pos += RT_FRAME_HDR_SIZE + rt_pad8(h.len);
+	t->pos += t->frame_size;
 	t->seq = 1;
 	t->have_head = true;
 	return 1;
@@ -1398,7 +1407,7 @@ static int tail_window(struct follow *fw, struct tail_file *t,
 			t->ended = true;
 			t->shutdown = e.reason == RT_END_SHUTDOWN;
 		}
-		t->pos += RT_FRAME_HDR_SIZE + rt_pad8(h.len);
+		t->pos += t->frame_size;
 		t->seq++;
 		nr_new++;
 	}

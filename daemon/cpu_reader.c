@@ -285,6 +285,22 @@ static void fill_ref(struct rt_subbuf_ref *ref, const uint8_t *page,
 	ref->pipe_fd = -1;
 }
 
+/*
+ * More than half the ring buffer unread after this sub-buffer (events the
+ * kernel holds, at this sub-buffer's bytes per event): outputs should
+ * not wait for the disk now.
+ */
+static bool behind(const struct rt_cpu_reader *rd,
+		   const struct rt_subbuf_ref *ref)
+{
+	const struct trace_buffer_meta *meta = rd->meta;
+	uint64_t unread = meta->entries - meta->overrun - meta->read;
+
+	if (!ref->sb.entries || meta->entries < meta->overrun + meta->read)
+		return false;
+	return 2 * (unread * ref->sb.data_len / ref->sb.entries) > rd->data_len;
+}
+
 /* Consume everything the kernel has committed so far. */
 static int drain_mapped(struct rt_cpu_reader *rd)
 {
@@ -324,6 +340,7 @@ static int drain_mapped(struct rt_cpu_reader *rd)
 			 rd->subbuf_size, id, from, rdpos);
 		ref.sb.entries = read - rd->last_read;
 		ref.sb.overrun = meta->overrun - rd->first_overrun;
+		ref.behind = behind(rd, &ref);
 		emit(rd, &ref);
 		rd->last_read = read;
 		rd->cur_id = id;

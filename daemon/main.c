@@ -153,9 +153,12 @@ static void log_effective_config(const struct rt_daemon *d)
 		const struct rt_output *o = &cfg->outputs[i];
 
 		if (o->type == RT_OUTPUT_FILE)
-			ADD(" output[%s]=file:%s,max_file_size=%llu,max_files=%u",
+			ADD(" output[%s]=file:%s,max_file_size=%llu,max_files=%u,direct_io=%s",
 			    o->name, o->path, (unsigned long long)o->max_file_size,
-			    o->max_files);
+			    o->max_files,
+			    o->direct_io == RT_DIRECT_IO_YES ? "yes" :
+			    o->direct_io == RT_DIRECT_IO_NO	 ? "no" :
+								   "auto");
 		else if (o->type == RT_OUTPUT_DISCARD)
 			ADD(" output[%s]=discard", o->name);
 		else

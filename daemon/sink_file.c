@@ -6,10 +6,20 @@
  * lose events while the load preempted the holder).  Each file starts with
  * a complete HEADER, so every rotated file decodes alone.
  *
- * A frame is written with one writev() straight from the mapped sub-buffer:
- * the only copy is the kernel's into the page cache.  A failed write is cut
- * back to the last whole frame, its events counted as lost, and a LOST frame
- * records them as soon as writing works again.
+ * A sub-buffer of the mapped reader goes to disk with O_DIRECT straight
+ * from the mapped page (direct_io = auto, the default): no copy by any CPU,
+ * and no page cache, whose first touch of fresh memory costs this VM more
+ * than the copy itself (docs/architecture.md).  The frame is a page image
+ * (RT_FRAME_F_PAGE_IMAGE): header block, then the whole sub-buffer, both on
+ * file-system block boundaries, with a PAD frame before it when the frame
+ * before was not.  The page is ours until the next GET_READER and the write
+ * is synchronous, so the kernel never reuses it under the transfer.  Small
+ * parts of pages (idle flushes), the splice reader's pages, and every frame
+ * while the reader is behind (more than half the ring buffer unread: the
+ * page cache does not wait for the disk) go through the page cache with one
+ * writev() from the pieces.  A failed write is cut back to the last whole
+ * frame, its events counted as lost, and a LOST frame records them as soon
+ * as writing works again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,8 +39,12 @@
 struct file_cpu {
 	struct rt_framer f; /* index, size, seq, page and loss state */
 	int fd;
+	int dfd;	    /* the same file opened O_DIRECT, or -1 */
+	uint8_t *blk;	    /* align bytes, aligned: a page image's header */
 	uint32_t oldest;    /* lowest index that may still exist */
 	bool failing;	    /* last write failed: log once per episode */
+	bool no_direct;	    /* the file system refused an O_DIRECT write */
+	uint64_t direct, cached; /* sub-buffer frames written each way */
 };
 
 struct file_sink {
@@ -39,6 +53,10 @@ struct file_sink {
 	/* Room kept at the end of a file for cmdlines METADATA and END, so
 	 * that a finished file stays within max_file_size. */
 	uint64_t tail_reserve;
+	/* O_DIRECT offset and length alignment of the directory's file
+	 * system (0: not probed yet, UINT32_MAX: no O_DIRECT) */
+	uint32_t align;
+	uint8_t *zeros;	    /* align + RT_FRAME_HDR_SIZE zero bytes: PAD */
 };
 
 static const uint8_t zeros[8];
@@ -122,6 +140,63 @@ static int emit(struct rt_framer *f, struct iovec *iov, int iovcnt,
 	return write_all((struct file_cpu *)f, iov, iovcnt, total);
 }
 
+static void close_fds(struct file_cpu *fc)
+{
+	if (fc->dfd >= 0)
+		close(fc->dfd);
+	if (fc->fd >= 0)
+		close(fc->fd);
+	fc->fd = fc->dfd = -1;
+}
+
+/*
+ * The file system's O_DIRECT alignment, from the first file (statx
+ * STATX_DIOALIGN).  The page images need the mapped pages (page-aligned)
+ * usable as they are and a block that holds the frame header; anything
+ * coarser than 64 KiB is not worth the padding.
+ */
+static void probe_direct(struct rt_sink *s, int fd)
+{
+	struct file_sink *fs = s->priv;
+	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
+	struct statx sx;
+
+	fs->align = UINT32_MAX;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_DIOALIGN) || !sx.stx_dio_offset_align ||
+	    sx.stx_dio_mem_align > page || sx.stx_dio_offset_align > 65536)
+		return;
+	fs->align = sx.stx_dio_offset_align > page ? sx.stx_dio_offset_align :
+						     page;
+	fs->zeros = calloc(1, fs->align + RT_FRAME_HDR_SIZE);
+	if (!fs->zeros)
+		fs->align = UINT32_MAX;
+}
+
+/* The O_DIRECT twin of a new file, where this output may use one. */
+static int open_direct(struct rt_sink *s, struct file_cpu *fc,
+		       const char *path)
+{
+	struct file_sink *fs = s->priv;
+
+	if (s->out->direct_io == RT_DIRECT_IO_NO || fc->no_direct)
+		return 0;
+	if (!fs->align)
+		probe_direct(s, fc->fd);
+	if (fs->align != UINT32_MAX && !fc->blk &&
+	    !(fc->blk = aligned_alloc(fs->align, fs->align)))
+		return -ENOMEM;
+	if (fs->align != UINT32_MAX)
+		fc->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (fc->dfd >= 0 || s->out->direct_io != RT_DIRECT_IO_YES)
+		return 0;
+	log_err("output '%s': direct_io = yes, but the file system of '%s' does not take O_DIRECT writes of sub-buffers (%s)",
+		s->out->name, fs->dir,
+		fs->align == UINT32_MAX ? "no usable STATX_DIOALIGN" :
+					  strerror(errno));
+	return -EOPNOTSUPP;
+}
+
 static int open_file(struct rt_sink *s, int cpu)
 {
 	struct file_sink *fs = s->priv;
@@ -137,12 +212,18 @@ static int open_file(struct rt_sink *s, int cpu)
 			path);
 		return r;
 	}
+	r = open_direct(s, fc, path);
+	if (r < 0) {
+		close(fc->fd);
+		fc->fd = -1;
+		unlink(path);
+		return r;
+	}
 	r = rt_framer_begin(&fc->f);
 	if (r < 0) {
 		log_err("output '%s': cannot write '%s': %s", s->out->name,
 			path, strerror(-r));
-		close(fc->fd);
-		fc->fd = -1;
+		close_fds(fc);
 		unlink(path);
 		return r;
 	}
@@ -165,8 +246,7 @@ static int rotate(struct rt_sink *s, int cpu)
 	/* Failures here only cost the END frame: the reader then reports
 	 * the file as cut short, and the next file carries on. */
 	rt_framer_end(&fc->f, RT_END_ROTATE, NULL);
-	close(fc->fd);
-	fc->fd = -1;
+	close_fds(fc);
 	fc->f.index++;
 	return open_file(s, cpu);
 }
@@ -184,7 +264,7 @@ static int file_open(struct rt_sink *s)
 	if (!fs->dir || !fs->cpus)
 		return -ENOMEM;
 	for (int c = 0; c < s->nr_cpus; c++) {
-		fs->cpus[c].fd = -1;
+		fs->cpus[c].fd = fs->cpus[c].dfd = -1;
 		fs->cpus[c].f = (struct rt_framer){
 			.s = s, .cpu = c, .emit = emit,
 		};
@@ -278,6 +358,96 @@ static int write_spliced(struct file_cpu *fc, const struct rt_subbuf_ref *ref)
 	return 0;
 }
 
+/* Whether this sub-buffer goes to disk as a page image (file header). */
+static bool want_direct(struct rt_sink *s, const struct file_cpu *fc,
+			const struct rt_subbuf_ref *ref,
+			const struct rt_subbuf *sb)
+{
+	const struct file_sink *fs = s->priv;
+
+	if (fc->dfd < 0 || ref->pipe_fd >= 0 || !ref->page ||
+	    s->out->direct_io == RT_DIRECT_IO_NO ||
+	    ((uintptr_t)ref->page | sb->subbuf_size) % fs->align)
+		return false;
+	if (s->out->direct_io == RT_DIRECT_IO_AUTO && ref->behind)
+		return false;
+	/* a small part of a page would cost the whole page on disk */
+	return 2 * ((uint64_t)sb->data_len + ref->stored_lost_len) >=
+	       sb->subbuf_size - RB_PAGE_HDR_SIZE;
+}
+
+/* Bytes of PAD frame that put the next frame on a block boundary. */
+static uint64_t pad_before(const struct file_sink *fs, uint64_t size)
+{
+	uint64_t gap = (fs->align - size % fs->align) % fs->align;
+
+	return gap && gap < RT_FRAME_HDR_SIZE ? gap + fs->align : gap;
+}
+
+static uint64_t direct_len(const struct file_sink *fs,
+			   const struct file_cpu *fc, const struct rt_subbuf *sb)
+{
+	return pad_before(fs, fc->f.size) + fs->align + sb->subbuf_size;
+}
+
+/*
+ * One page image with one pwritev() on the O_DIRECT descriptor: the header
+ * block, then the mapped sub-buffer itself.  -EINVAL: the file system
+ * refused after all (the caller writes the frame the other way).
+ */
+static int write_direct(struct rt_sink *s, struct file_cpu *fc,
+			const struct rt_subbuf_ref *ref,
+			const struct rt_subbuf *sb)
+{
+	struct file_sink *fs = s->priv;
+	uint64_t gap = pad_before(fs, fc->f.size);
+	struct rt_frame_hdr hdr;
+	struct iovec pl[2] = {
+		{ (void *)sb, sizeof(*sb) },
+		{ (void *)(ref->page + RB_PAGE_HDR_SIZE + sb->data_start),
+		  sb->data_len + ref->stored_lost_len },
+	};
+	struct iovec iov[2];
+	size_t total = fs->align + sb->subbuf_size;
+	ssize_t n;
+	int r;
+
+	if (gap) {
+		struct iovec z = { fs->zeros, gap - RT_FRAME_HDR_SIZE };
+
+		r = rt_framer_frame(&fc->f, RT_FRAME_PAD, RT_FRAME_F_SKIPPABLE,
+				    &z, 1, 0);
+		if (r < 0)
+			return r;
+	}
+	/* the checksum of the compact form: struct rt_subbuf, carried bytes */
+	rt_frame_hdr_init(&hdr, RT_FRAME_SUBBUF, RT_FRAME_F_PAGE_IMAGE,
+			  fc->f.cpu, fc->f.seq, pl, 2);
+	hdr.len = fs->align - RT_FRAME_HDR_SIZE + sb->subbuf_size;
+	rt_frame_hdr_seal(&hdr);
+	memset(fc->blk, 0, fs->align);
+	memcpy(fc->blk, &hdr, sizeof(hdr));
+	memcpy(fc->blk + sizeof(hdr), sb, sizeof(*sb));
+	iov[0] = (struct iovec){ fc->blk, fs->align };
+	iov[1] = (struct iovec){ (void *)ref->page, sb->subbuf_size };
+	do
+		n = pwritev(fc->dfd, iov, 2, (off_t)fc->f.size);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)total) {
+		r = n < 0 ? -errno : -EIO; /* short: e.g. the disk filled up */
+		if (ftruncate(fc->fd, fc->f.size) < 0 && r == -EINVAL)
+			r = -EIO;
+		return r;
+	}
+	fc->f.size += total;
+	fc->f.seq++;
+	/* the page-cache descriptor writes on from here (writev, splice) */
+	lseek(fc->fd, (off_t)fc->f.size, SEEK_SET);
+	rt_framer_page_done(&fc->f, sb, true);
+	fc->direct++;
+	return 0;
+}
+
 static int file_write(struct rt_sink *s, int cpu,
 		      const struct rt_subbuf_ref *ref)
 {
@@ -285,6 +455,7 @@ static int file_write(struct rt_sink *s, int cpu,
 	struct file_cpu *fc = &fs->cpus[cpu];
 	struct rt_subbuf sb;
 	uint64_t frame_len;
+	bool direct;
 	int r;
 
 	if (fc->fd < 0) {
@@ -296,6 +467,9 @@ static int file_write(struct rt_sink *s, int cpu,
 		}
 	}
 	frame_len = rt_framer_prepare(&fc->f, ref, &sb);
+	direct = want_direct(s, fc, ref, &sb);
+	if (direct)
+		frame_len = direct_len(fs, fc, &sb);
 	if (rt_framer_must_rotate(&fc->f, frame_len, fs->tail_reserve)) {
 		r = rotate(s, cpu);
 		if (r < 0) {
@@ -303,16 +477,32 @@ static int file_write(struct rt_sink *s, int cpu,
 			return r;
 		}
 		rt_framer_prepare(&fc->f, ref, &sb); /* from the page's start */
+		direct = want_direct(s, fc, ref, &sb);
 	}
 	r = flush_pending_lost(s, fc);
 	if (r < 0) {
 		count_lost(s, fc, ref, r, true);
 		return r;
 	}
+	if (direct) {
+		r = write_direct(s, fc, ref, &sb);
+		if (r == -EINVAL) {
+			log_warn("output '%s': cpu %d: the file system refused an O_DIRECT write: this output writes through the page cache from now on",
+				 s->out->name, cpu);
+			close(fc->dfd);
+			fc->dfd = -1;
+			fc->no_direct = true;
+		}
+		if (r != -EINVAL)
+			goto done;
+	}
 	if (ref->pipe_fd >= 0)
 		r = write_spliced(fc, ref);
 	else
 		r = rt_framer_subbuf(&fc->f, ref, &sb);
+	if (!r && ref->pipe_fd < 0)
+		fc->cached++;
+done:
 	if (r < 0) {
 		/* write_spliced() emptied the pipe already */
 		count_lost(s, fc, ref, r, false);
@@ -341,8 +531,11 @@ static int file_close_cpu(struct rt_sink *s, int cpu,
 	if (r < 0)
 		log_err("output '%s': cpu %d: cannot finish file: %s",
 			s->out->name, cpu, strerror(-r));
-	close(fc->fd);
-	fc->fd = -1;
+	close_fds(fc);
+	if (fc->direct + fc->cached)
+		log_info("output '%s': cpu %d: %llu sub-buffers written with O_DIRECT, %llu through the page cache",
+			 s->out->name, cpu, (unsigned long long)fc->direct,
+			 (unsigned long long)fc->cached);
 	return r;
 }
 
@@ -352,10 +545,12 @@ static void file_free(struct rt_sink *s)
 
 	if (!fs)
 		return;
-	for (int c = 0; fs->cpus && c < s->nr_cpus; c++)
-		if (fs->cpus[c].fd >= 0)
-			close(fs->cpus[c].fd);
+	for (int c = 0; fs->cpus && c < s->nr_cpus; c++) {
+		close_fds(&fs->cpus[c]);
+		free(fs->cpus[c].blk);
+	}
 	free(fs->cpus);
+	free(fs->zeros);
 	free(fs->dir);
 	free(fs);
 }

@@ -768,6 +768,20 @@ static int set_tls_server_name(struct parser *p, const char *value)
 	return set_string(p, &p->output->tls_server_name, value);
 }
 
+static int set_direct_io(struct parser *p, const char *value)
+{
+	bool b;
+
+	if (!strcmp(value, "auto"))
+		p->output->direct_io = RT_DIRECT_IO_AUTO;
+	else if (rt_parse_bool(value, &b) == 0)
+		p->output->direct_io = b ? RT_DIRECT_IO_YES : RT_DIRECT_IO_NO;
+	else
+		return fail(p, "%sdirect_io: '%s' is not auto, yes or no",
+			    p->prefix, value);
+	return 0;
+}
+
 static int set_zerocopy(struct parser *p, const char *value)
 {
 	if (rt_parse_bool(value, &p->output->zerocopy) < 0)
@@ -803,6 +817,7 @@ enum {
 	OUT_PATH,
 	OUT_MAX_FILE_SIZE,
 	OUT_MAX_FILES,
+	OUT_DIRECT_IO,
 	/* socket outputs only, from here on */
 	OUT_ADDRESS,
 	OUT_QUEUE_SIZE,
@@ -833,6 +848,7 @@ static const struct key_def output_keys[] = {
 	[OUT_PATH] = { "path", set_output_path, NULL },
 	[OUT_MAX_FILE_SIZE] = { "max_file_size", set_max_file_size, NULL },
 	[OUT_MAX_FILES] = { "max_files", set_max_files, NULL },
+	[OUT_DIRECT_IO] = { "direct_io", set_direct_io, NULL },
 	[OUT_ADDRESS] = { "address", set_address, NULL },
 	[OUT_QUEUE_SIZE] = { "queue_size", set_queue_size, NULL },
 	[OUT_SPILL_DIR] = { "spill_dir", set_spill_dir, NULL },
@@ -1477,7 +1493,7 @@ static int check_net_output(struct parser *p, struct rt_output *o,
 					key_types(k));
 		return 0;
 	}
-	static const int file_only[] = { OUT_PATH, OUT_MAX_FILES };
+	static const int file_only[] = { OUT_PATH, OUT_MAX_FILES, OUT_DIRECT_IO };
 
 	for (size_t i = 0; i < ARRAY_SIZE(file_only); i++) {
 		int k = file_only[i];
@@ -1550,7 +1566,7 @@ static int check_output(struct parser *p, size_t idx)
 			"output '%s': type 'file' needs 'path' (the capture directory)",
 			o->name);
 	if (o->type == RT_OUTPUT_DISCARD) {
-		for (int k = OUT_PATH; k <= OUT_MAX_FILES; k++)
+		for (int k = OUT_PATH; k <= OUT_DIRECT_IO; k++)
 			if (lines[k])
 				return fail_at(
 					p, -EINVAL, lines[k],

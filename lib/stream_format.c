@@ -24,6 +24,7 @@
 #endif
 
 #include "ringtap/stream_format.h"
+#include "ringtap/trace_mmap.h"
 
 /*
  * The format is little-endian and the code reads and writes the structs in
@@ -307,6 +308,89 @@ int rt_frame_hdr_check(const struct rt_frame_hdr *hdr)
 	    hdr->len > RT_FRAME_MAX_PAYLOAD)
 		return -EBADMSG;
 	return 0;
+}
+
+void rt_frame_hdr_seal(struct rt_frame_hdr *hdr)
+{
+	hdr->header_crc = hdr_crc(hdr);
+}
+
+int rt_page_image_span(const struct rt_frame_hdr *hdr, const uint8_t *payload,
+		       size_t *off, size_t *len, const char **why)
+{
+	struct rt_subbuf sb;
+	size_t image, end;
+
+	if (hdr->type != RT_FRAME_SUBBUF || hdr->len < RT_SUBBUF_SIZE ||
+	    (hdr->flags & RT_FRAME_F_PARTIAL_CRC)) {
+		*why = "page image flag on a frame that is no plain sub-buffer frame";
+		return -EBADMSG;
+	}
+	memcpy(&sb, payload, sizeof(sb));
+	if (sb.subbuf_size < RB_PAGE_HDR_SIZE ||
+	    sb.subbuf_size > hdr->len - RT_SUBBUF_SIZE ||
+	    (sb.flags & RT_SUBBUF_F_RAW_PAGE)) {
+		*why = "page image does not fit its frame";
+		return -EBADMSG;
+	}
+	image = hdr->len - sb.subbuf_size;
+	for (size_t i = RT_SUBBUF_SIZE; i < image; i++)
+		if (payload[i]) {
+			*why = "nonzero padding before the page image";
+			return -EBADMSG;
+		}
+	end = (size_t)sb.data_start + sb.data_len;
+	if (end < sb.data_start || end > sb.subbuf_size - RB_PAGE_HDR_SIZE) {
+		*why = "carried range outside the page image";
+		return -EBADMSG;
+	}
+	*off = image + RB_PAGE_HDR_SIZE + sb.data_start;
+	*len = sb.data_len;
+	/* the daemon's rule (fill_ref()): the count follows the data if room */
+	if ((sb.commit & RB_MISSED_STORED) &&
+	    RB_PAGE_HDR_SIZE + end + 8 <= sb.subbuf_size)
+		*len += 8;
+	return 0;
+}
+
+int rt_frame_payload_crc(const struct rt_frame_hdr *hdr, const uint8_t *payload,
+			 uint32_t *crc, const char **why)
+{
+	size_t off, len;
+
+	if (hdr->flags & RT_FRAME_F_PAGE_IMAGE) {
+		if (rt_page_image_span(hdr, payload, &off, &len, why) < 0)
+			return -EBADMSG;
+		*crc = rt_crc32c(rt_crc32c(0, payload, RT_SUBBUF_SIZE),
+				 payload + off, len);
+		return 0;
+	}
+	if (hdr->flags & RT_FRAME_F_PARTIAL_CRC) {
+		if (hdr->type != RT_FRAME_SUBBUF || hdr->len < RT_SUBBUF_SIZE) {
+			*why = "partial checksum on a frame that is no sub-buffer frame";
+			return -EBADMSG;
+		}
+		*crc = rt_crc32c(0, payload, RT_SUBBUF_SIZE);
+		return 0;
+	}
+	*crc = rt_crc32c(0, payload, hdr->len);
+	return 0;
+}
+
+void rt_frame_compact(struct rt_frame_hdr *hdr, uint8_t *payload)
+{
+	const char *why;
+	size_t off, len;
+
+	if (!(hdr->flags & RT_FRAME_F_PAGE_IMAGE) ||
+	    rt_page_image_span(hdr, payload, &off, &len, &why) < 0)
+		return;
+	memmove(payload + RT_SUBBUF_SIZE, payload + off, len);
+	hdr->len = RT_SUBBUF_SIZE + len;
+	hdr->flags &= ~RT_FRAME_F_PAGE_IMAGE;
+	rt_frame_hdr_seal(hdr);
+	/* the compact form is padded to 8 with zeros */
+	memset(payload + hdr->len, 0, rt_pad8(hdr->len) - hdr->len);
 }
 
 /* ---- growable buffer and TLV records ---- */
@@ -646,26 +730,13 @@ static int reader_header(struct rt_reader *r, struct rt_frame_hdr *hdr)
 	return RT_READ_OK;
 }
 
-/* Bytes of the payload payload_crc covers. */
-static int crc_span(struct rt_reader *r, const struct rt_frame_hdr *hdr,
-		    size_t *span)
-{
-	*span = hdr->len;
-	if (!(hdr->flags & RT_FRAME_F_PARTIAL_CRC))
-		return 0;
-	if (hdr->type != RT_FRAME_SUBBUF || hdr->len < RT_SUBBUF_SIZE)
-		return reader_fail(r, -EBADMSG,
-				   "frame at byte %" PRIu64 ": partial checksum on a frame of type %u and %" PRIu32 " bytes",
-				   r->offset, hdr->type, hdr->len);
-	*span = RT_SUBBUF_SIZE;
-	return 0;
-}
-
 /* Read the payload and padding after a valid header; check both. */
 static int reader_payload(struct rt_reader *r, const struct rt_frame_hdr *hdr)
 {
-	size_t total = RT_FRAME_HDR_SIZE + rt_pad8(hdr->len), have, span;
-	const uint8_t *payload;
+	size_t total = RT_FRAME_HDR_SIZE + rt_pad8(hdr->len), have;
+	const char *why = NULL;
+	uint8_t *payload;
+	uint32_t crc;
 	int ret;
 
 	ret = reader_fill_or_fail(r, total);
@@ -682,10 +753,16 @@ static int reader_payload(struct rt_reader *r, const struct rt_frame_hdr *hdr)
 				   r->offset, hdr->len, have - hdr->len,
 				   rt_pad8(hdr->len) - hdr->len);
 	payload = r->buf + r->start + RT_FRAME_HDR_SIZE;
-	ret = crc_span(r, hdr, &span);
-	if (ret < 0)
-		return ret;
-	if (rt_crc32c(0, payload, span) != hdr->payload_crc)
+	if ((hdr->flags & (RT_FRAME_F_PARTIAL_CRC | RT_FRAME_F_PAGE_IMAGE)) ==
+		    RT_FRAME_F_PARTIAL_CRC &&
+	    (hdr->type != RT_FRAME_SUBBUF || hdr->len < RT_SUBBUF_SIZE))
+		return reader_fail(r, -EBADMSG,
+				   "frame at byte %" PRIu64 ": partial checksum on a frame of type %u and %" PRIu32 " bytes",
+				   r->offset, hdr->type, hdr->len);
+	if (rt_frame_payload_crc(hdr, payload, &crc, &why) < 0)
+		return reader_fail(r, -EBADMSG, "frame at byte %" PRIu64 ": %s",
+				   r->offset, why);
+	if (crc != hdr->payload_crc)
 		return reader_fail(r, -EBADMSG,
 				   "bad payload checksum at byte %" PRIu64 " (frame type %u, seq %" PRIu64 ")",
 				   r->offset, hdr->type, hdr->seq);
@@ -726,6 +803,8 @@ int rt_reader_next(struct rt_reader *r, struct rt_frame *f)
 	f->offset = r->offset;
 	r->start += RT_FRAME_HDR_SIZE + rt_pad8(hdr.len);
 	r->offset += RT_FRAME_HDR_SIZE + rt_pad8(hdr.len);
+	/* callers see every sub-buffer frame in one (the compact) form */
+	rt_frame_compact(&f->hdr, r->buf + r->start - rt_pad8(hdr.len));
 	r->seq++;
 	return RT_READ_OK;
 }

@@ -45,12 +45,20 @@ struct rt_event_opts {
 	int filter_line;
 };
 
+/* file outputs: O_DIRECT writes straight from the mapped sub-buffers */
+enum rt_direct_io {
+	RT_DIRECT_IO_AUTO = 0, /* where the file system allows, unless behind */
+	RT_DIRECT_IO_YES,      /* where the file system allows, always */
+	RT_DIRECT_IO_NO,       /* never: every frame through the page cache */
+};
+
 struct rt_output {
 	char *name;
 	enum rt_output_type type;
 	char *path;		/* directory of the capture (file) */
 	uint64_t max_file_size; /* bytes per file before rotation, 0 = never */
 	unsigned int max_files; /* files kept per CPU, 0 = unlimited */
+	enum rt_direct_io direct_io; /* file */
 	/* tcp, unix */
 	char *address;		/* tcp: host:port or [v6]:port; unix: path */
 	uint64_t queue_size;	/* bytes queued in memory per output */

@@ -42,6 +42,7 @@ enum rt_frame_type {
 	RT_FRAME_LOST = 3,     /* events lost outside any sub-buffer flag */
 	RT_FRAME_METADATA = 4, /* more metadata records (e.g. cmdlines) */
 	RT_FRAME_END = 5,      /* end of file: reason + per-CPU statistics */
+	RT_FRAME_PAD = 6,      /* zero bytes aligning the next frame (SKIPPABLE) */
 };
 
 /* A reader that does not know a frame type with this flag skips it. */
@@ -52,6 +53,20 @@ enum rt_frame_type {
  * which moves pages from the kernel to the file without seeing them.
  */
 #define RT_FRAME_F_PARTIAL_CRC 0x0002
+/*
+ * SUBBUF only: the payload is struct rt_subbuf, zero padding, then an image
+ * of the whole kernel sub-buffer (subbuf_size bytes, its 16-byte header
+ * included) that ends the payload.  Only the carried bytes of the image
+ * mean anything: data_len bytes at data offset data_start, then the 8-byte
+ * stored lost count when commit has RB_MISSED_STORED and it fits in the
+ * sub-buffer.  payload_crc covers struct rt_subbuf followed by those bytes,
+ * so it equals the CRC of the same frame in the compact form (rt_subbuf,
+ * then the carried bytes), which rt_frame_compact() turns it into.
+ * Written by the file output with O_DIRECT straight from the mapped page:
+ * the frame starts on a file-system block boundary and the image, which
+ * sits in page-aligned memory, on the next one.
+ */
+#define RT_FRAME_F_PAGE_IMAGE 0x0004
 
 struct rt_frame_hdr {
 	uint32_t magic;	      /* RT_FRAME_MAGIC */
@@ -198,6 +213,28 @@ void rt_frame_hdr_init(struct rt_frame_hdr *hdr, uint16_t type, uint16_t flags,
 		       int iovcnt);
 /* Header-only check: magic, header CRC, length bound.  0 or -EBADMSG. */
 int rt_frame_hdr_check(const struct rt_frame_hdr *hdr);
+/* Recompute @hdr's header_crc after changing its fields. */
+void rt_frame_hdr_seal(struct rt_frame_hdr *hdr);
+
+/*
+ * The checksum @hdr's payload_crc must equal for @payload (hdr->len bytes):
+ * the whole payload, only struct rt_subbuf (RT_FRAME_F_PARTIAL_CRC), or
+ * struct rt_subbuf and the carried bytes (RT_FRAME_F_PAGE_IMAGE).  0, or
+ * -EBADMSG with a reason in *why when the flags do not fit the frame.
+ */
+int rt_frame_payload_crc(const struct rt_frame_hdr *hdr, const uint8_t *payload,
+			 uint32_t *crc, const char **why);
+/*
+ * Where the carried bytes of a RT_FRAME_F_PAGE_IMAGE frame are: *off into
+ * the payload, *len bytes (stored lost count included).  0 or -EBADMSG.
+ */
+int rt_page_image_span(const struct rt_frame_hdr *hdr, const uint8_t *payload,
+		       size_t *off, size_t *len, const char **why);
+/*
+ * Rewrite a checked RT_FRAME_F_PAGE_IMAGE frame in place into the compact
+ * form (header and payload; payload_crc stays valid).  No-op for others.
+ */
+void rt_frame_compact(struct rt_frame_hdr *hdr, uint8_t *payload);
 
 /* A growable byte buffer for building metadata payloads. */
 struct rt_buf {

@@ -310,6 +310,10 @@ kill -0 "$int_pid" 2>/dev/null && fail "--follow did not stop on SIGINT"
 wait "$int_pid" || fail "--follow exited with $? after SIGINT"
 [ "$(grep -ac ' print: c=' "$TMP/follow.int")" -eq $((2 * M)) ] || fail "--follow --event ftrace:print missed markers"
 stop_daemon TERM || fail "ringtapd exited with $?"
+# the followers read page images (direct_io = auto) as well as frames
+# written through the page cache
+grep -q ' [1-9][0-9]* sub-buffers written with O_DIRECT, [1-9]' "$TMP/live.log" ||
+	{ grep O_DIRECT "$TMP/live.log"; fail "--follow not shown on both kinds of sub-buffer frames"; }
 # wait_exit PID WHAT: it must end by itself (within 20 s on a busy machine)
 wait_exit() {
 	for _ in $(seq 1 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done

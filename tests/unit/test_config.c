@@ -225,6 +225,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.outputs[0].path, "/tmp/rt");
 	assert_int_equal(cfg.outputs[0].max_file_size, 0);
 	assert_int_equal(cfg.outputs[0].max_files, 0);
+	assert_int_equal(cfg.outputs[0].direct_io, RT_DIRECT_IO_AUTO);
 	rt_config_free(&cfg);
 }
 
@@ -272,6 +273,30 @@ static void test_accepted_forms(void **state)
 	assert_int_equal(cfg.outputs[0].max_file_size, 1 << 20);
 	assert_int_equal(cfg.outputs[0].max_files, 1000000);
 	rt_config_free(&cfg);
+
+	/* direct_io: auto, or yes/no in every form a boolean takes */
+	{
+		static const struct {
+			const char *value;
+			enum rt_direct_io want;
+		} dio[] = {
+			{ "auto", RT_DIRECT_IO_AUTO }, { "yes", RT_DIRECT_IO_YES },
+			{ "no", RT_DIRECT_IO_NO },     { "off", RT_DIRECT_IO_NO },
+			{ "1", RT_DIRECT_IO_YES },
+		};
+		char buf[256];
+
+		for (size_t i = 0; i < sizeof(dio) / sizeof(dio[0]); i++) {
+			snprintf(buf, sizeof(buf),
+				 "[trace]\nevents = ftrace:print\n"
+				 "[output \"f\"]\ntype = file\npath = /x\n"
+				 "direct_io = %s\n",
+				 dio[i].value);
+			assert_int_equal(load(&cfg, buf), 0);
+			assert_int_equal(cfg.outputs[0].direct_io, dio[i].want);
+			rt_config_free(&cfg);
+		}
+	}
 
 	/* Repeated [trace] sections merge. */
 	assert_int_equal(load(&cfg, conf("ftrace:print", "",
@@ -718,6 +743,16 @@ static void test_err_outputs(void **state)
 			"max_file_size = 1M\n"),
 		   10, "output 'x': 'max_file_size' is not allowed");
 	want_error(conf("ftrace:print", "",
+			"[output \"x\"]\ntype = discard\n"
+			"direct_io = yes\n"),
+		   10,
+		   "output 'x': 'direct_io' is not allowed for type 'discard'");
+	want_error(conf("ftrace:print", "",
+			"[output \"x\"]\ntype = file\npath = /x\n"
+			"direct_io = sometimes\n"),
+		   11,
+		   "output 'x': direct_io: 'sometimes' is not auto, yes or no");
+	want_error(conf("ftrace:print", "",
 			"[output \"x\"]\ntype = file\n"
 			"path = capture\n"),
 		   10, "output 'x': path: 'capture' is not an absolute path");
@@ -800,6 +835,8 @@ static const struct bad_output bad_socket[] = {
 		   "output 'c': 'insecure' is only for types 'tcp' and 'nats'"),
 	BAD_OUTPUT("", "type = unix\naddress = /s\nmax_files = 3\n", 11,
 		   "output 'c': 'max_files' is not allowed for type 'unix'"),
+	BAD_OUTPUT("", "type = tcp\ninsecure = yes\naddress = h:1\ndirect_io = no\n", 12,
+		   "output 'c': 'direct_io' is not allowed for type 'tcp'"),
 	BAD_OUTPUT("", "type = discard\nspill_size = 0\n", 10,
 		   "'spill_size' is only for types 'tcp', 'unix' and 'nats'"),
 	BAD_OUTPUT("", "type = unix\naddress = /s\nqueue_size = 512K\n", 11,
