@@ -171,8 +171,8 @@ run() {
 	[ -n "$zcl" ] && echo "$name: $(grep -o 'zerocopy: .*' "$work/$name.log")"
 	# file outputs: how the sub-buffers went to disk (direct_io)
 	grep -q 'sub-buffers written with O_DIRECT' "$work/$name.log" &&
-		grep -o '[0-9]* sub-buffers written with O_DIRECT, [0-9]* through' "$work/$name.log" |
-		awk -v n="$name" '{ d += $1; c += $6 } END { printf "%s: %d sub-buffers written with O_DIRECT, %d through the page cache\n", n, d, c }'
+		grep -o '[0-9]* sub-buffers written with O_DIRECT, [0-9]* through the page cache ([0-9]*' "$work/$name.log" | tr -d '(' |
+		awk -v n="$name" '{ d += $1; c += $6; b += $11 } END { printf "%s: %d sub-buffers written with O_DIRECT, %d through the page cache (%d while the reader was behind)\n", n, d, c, b }'
 	if [ "$round" = 1 ]; then rm -rf "$out" "$work/coll-$name" "$work/spill-$name"; return 0; fi  # warm-up
 	local captured=$offered
 	if [ "$type" = file ]; then

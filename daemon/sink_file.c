@@ -45,6 +45,7 @@ struct file_cpu {
 	bool failing;	    /* last write failed: log once per episode */
 	bool no_direct;	    /* the file system refused an O_DIRECT write */
 	uint64_t direct, cached; /* sub-buffer frames written each way */
+	uint64_t cached_behind;	 /* of cached: because the reader was behind */
 };
 
 struct file_sink {
@@ -500,8 +501,10 @@ static int file_write(struct rt_sink *s, int cpu,
 		r = write_spliced(fc, ref);
 	else
 		r = rt_framer_subbuf(&fc->f, ref, &sb);
-	if (!r && ref->pipe_fd < 0)
+	if (!r && ref->pipe_fd < 0) {
 		fc->cached++;
+		fc->cached_behind += ref->behind && fc->dfd >= 0;
+	}
 done:
 	if (r < 0) {
 		/* write_spliced() emptied the pipe already */
@@ -533,9 +536,10 @@ static int file_close_cpu(struct rt_sink *s, int cpu,
 			s->out->name, cpu, strerror(-r));
 	close_fds(fc);
 	if (fc->direct + fc->cached)
-		log_info("output '%s': cpu %d: %llu sub-buffers written with O_DIRECT, %llu through the page cache",
+		log_info("output '%s': cpu %d: %llu sub-buffers written with O_DIRECT, %llu through the page cache (%llu while the reader was behind)",
 			 s->out->name, cpu, (unsigned long long)fc->direct,
-			 (unsigned long long)fc->cached);
+			 (unsigned long long)fc->cached,
+			 (unsigned long long)fc->cached_behind);
 	return r;
 }
 

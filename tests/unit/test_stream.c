@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "ringtap/stream_format.h"
+#include "ringtap/trace_mmap.h"
 
 /* The table-driven path of rt_crc32c(), not in the header: tests only. */
 extern uint32_t rt_crc32c_sw(uint32_t crc, const void *buf, size_t len);
@@ -69,6 +70,12 @@ struct exp_frame {
 	uint64_t seq;
 	uint32_t len;
 	uint64_t offset; /* of the header; payload follows at +32 */
+	/*
+	 * Page image frames (type, flags, len above as on disk): the payload
+	 * the reader hands out, struct rt_subbuf then the carried bytes.
+	 */
+	uint8_t *compact;
+	uint32_t compact_len;
 };
 
 struct stream {
@@ -99,8 +106,9 @@ static void stream_frame2(struct stream *s, uint16_t type, uint16_t flags,
 
 	assert_true(s->n < 64);
 	rt_frame_hdr_init(&hdr, type, flags, cpu, s->n, iov, 2);
-	*e = (struct exp_frame){ type, flags, cpu, s->n, alen + blen,
-				 s->b.len };
+	*e = (struct exp_frame){ .type = type, .flags = flags, .cpu = cpu,
+				 .seq = s->n, .len = alen + blen,
+				 .offset = s->b.len };
 	assert_int_equal(rt_buf_append(&s->b, &hdr, sizeof(hdr)), 0);
 	assert_int_equal(rt_buf_append(&s->b, a, alen), 0);
 	assert_int_equal(rt_buf_append(&s->b, b, blen), 0);
@@ -178,11 +186,46 @@ static bool msg_has_offset(const char *msg, uint64_t off)
 	return false;
 }
 
+/* A page image frame as the reader hands it out: in the compact form. */
+static void expect_compact(const struct stream *s, const struct exp_frame *e,
+			   const struct rt_frame *f)
+{
+	struct iovec iov = { e->compact, e->compact_len };
+	struct rt_frame_hdr want, disk;
+
+	rt_frame_hdr_init(&want, RT_FRAME_SUBBUF,
+			  e->flags & ~RT_FRAME_F_PAGE_IMAGE, e->cpu, e->seq,
+			  &iov, 1);
+	assert_int_equal(f->hdr.magic, RT_FRAME_MAGIC);
+	assert_int_equal(f->hdr.type, RT_FRAME_SUBBUF);
+	assert_int_equal(f->hdr.flags, e->flags & ~RT_FRAME_F_PAGE_IMAGE);
+	assert_int_equal(f->hdr.cpu, e->cpu);
+	assert_int_equal(f->hdr.seq, e->seq);
+	assert_int_equal(f->hdr.len, e->compact_len);
+	assert_int_equal(f->offset, e->offset);
+	assert_memory_equal(f->payload, e->compact, e->compact_len);
+	assert_memory_equal(f->payload + e->compact_len, zeros,
+			    rt_pad8(e->compact_len) - e->compact_len);
+	/* the on-disk checksum, still valid for the compact payload */
+	assert_int_equal(f->hdr.payload_crc,
+			 crc32c_bitwise(e->compact, e->compact_len));
+	assert_int_equal(f->hdr.payload_crc,
+			 rt_crc32c(0, f->payload, f->hdr.len));
+	memcpy(&disk, s->b.data + e->offset, sizeof(disk));
+	assert_int_equal(f->hdr.payload_crc, disk.payload_crc);
+	assert_int_equal(rt_frame_hdr_check(&f->hdr), 0);
+	assert_memory_equal(&f->hdr, &want, RT_FRAME_HDR_SIZE);
+}
+
 static void expect_frame(const struct stream *s, int i,
 			 const struct rt_frame *f)
 {
 	const struct exp_frame *e = &s->f[i];
 
+	if (e->compact) {
+		expect_compact(s, e, f);
+		return;
+	}
 	assert_int_equal(f->hdr.magic, RT_FRAME_MAGIC);
 	assert_int_equal(f->hdr.type, e->type);
 	assert_int_equal(f->hdr.flags, e->flags);
@@ -1125,6 +1168,743 @@ static void test_reader_pipe(void **state)
 	rt_buf_free(&s.b);
 }
 
+/* ---- page images (RT_FRAME_F_PAGE_IMAGE) ---- */
+
+/* The file output's O_DIRECT block: frame header, rt_subbuf, zeros. */
+#define IMG_BLOCK 4096
+
+static void stream_free(struct stream *s)
+{
+	for (int i = 0; i < s->n; i++)
+		free(s->f[i].compact);
+	rt_buf_free(&s->b);
+}
+
+/* A PAD frame, where one is needed, so that the next one starts at @align. */
+static void stream_pad_to(struct stream *s, uint32_t cpu, size_t align)
+{
+	size_t gap = (align - s->b.len % align) % align;
+	uint8_t *z;
+
+	if (!gap)
+		return;
+	if (gap < RT_FRAME_HDR_SIZE)
+		gap += align;
+	z = calloc(1, gap);
+	assert_non_null(z);
+	stream_frame2(s, RT_FRAME_PAD, RT_FRAME_F_SKIPPABLE, cpu, z,
+		      gap - RT_FRAME_HDR_SIZE, NULL, 0);
+	free(z);
+	assert_int_equal(s->b.len % align, 0);
+}
+
+/*
+ * A page image frame as the file output writes it (write_direct() in
+ * daemon/sink_file.c): a block with the frame header, struct rt_subbuf and
+ * zeros, then the whole sub-buffer @image.  @carried: the bytes at
+ * data_start the frame stands for, stored lost count included.
+ */
+static void stream_page_image(struct stream *s, uint32_t cpu,
+			      const struct rt_subbuf *sb, const uint8_t *image,
+			      size_t carried)
+{
+	const uint8_t *data = image + RB_PAGE_HDR_SIZE + sb->data_start;
+	struct iovec pl[2] = { { (void *)sb, sizeof(*sb) },
+			       { (void *)data, carried } };
+	struct exp_frame *e = &s->f[s->n];
+	uint8_t *blk = calloc(1, IMG_BLOCK);
+	struct rt_frame_hdr hdr;
+
+	assert_non_null(blk);
+	assert_true(s->n < 64);
+	assert_int_equal(s->b.len % IMG_BLOCK, 0);
+	assert_int_equal(sb->subbuf_size % 8, 0);
+	assert_true(RB_PAGE_HDR_SIZE + sb->data_start + carried <=
+		    sb->subbuf_size);
+	/* the checksum of the compact form, the length of the image form */
+	rt_frame_hdr_init(&hdr, RT_FRAME_SUBBUF, RT_FRAME_F_PAGE_IMAGE, cpu,
+			  s->n, pl, 2);
+	hdr.len = IMG_BLOCK - RT_FRAME_HDR_SIZE + sb->subbuf_size;
+	hdr.header_crc = rt_crc32c(0, &hdr, 28);
+	memcpy(blk, &hdr, sizeof(hdr));
+	memcpy(blk + sizeof(hdr), sb, sizeof(*sb));
+	*e = (struct exp_frame){ .type = RT_FRAME_SUBBUF,
+				 .flags = RT_FRAME_F_PAGE_IMAGE, .cpu = cpu,
+				 .seq = s->n, .len = hdr.len,
+				 .offset = s->b.len };
+	e->compact_len = sizeof(*sb) + carried;
+	e->compact = malloc(e->compact_len);
+	assert_non_null(e->compact);
+	memcpy(e->compact, sb, sizeof(*sb));
+	memcpy(e->compact + sizeof(*sb), data, carried);
+	assert_int_equal(rt_buf_append(&s->b, blk, IMG_BLOCK), 0);
+	assert_int_equal(rt_buf_append(&s->b, image, sb->subbuf_size), 0);
+	s->n++;
+	free(blk);
+}
+
+/* A sub-buffer image without a zero byte: garbage around the data. */
+static uint8_t *garbage_image(size_t size)
+{
+	uint8_t *p = malloc(size);
+
+	assert_non_null(p);
+	fill_random(p, size);
+	for (size_t i = 0; i < size; i++)
+		if (!p[i])
+			p[i] = 0xa5;
+	return p;
+}
+
+struct img_case {
+	uint32_t subbuf_size;
+	uint32_t data_start;
+	uint32_t data_len;
+	uint64_t commit_flags; /* RB_MISSED_* */
+	uint32_t carried;      /* what the frame stands for */
+};
+
+static const struct img_case img_cases[] = {
+	{ 4096, 0, 1000, 0, 1000 },	/* a page from its start */
+	{ 8192, 512, 3001, 0, 3001 },	/* the rest of a page read before */
+	/* the lost count the kernel stored after the data */
+	{ 8192, 512, 3001, RB_MISSED_EVENTS | RB_MISSED_STORED, 3009 },
+	{ 4096, 0, 4072, RB_MISSED_STORED, 4080 },	/* just fits */
+	{ 4096, 8, 4068, RB_MISSED_STORED, 4068 },	/* 4 bytes short */
+	{ 4096, 0, 4072, RB_MISSED_EVENTS, 4072 },	/* not stored */
+	{ 4096, 80, 4000, RB_MISSED_STORED, 4000 },	/* data to the end */
+	{ 4096, 100, 0, 0, 0 },				/* nothing new */
+};
+
+#define NR_IMG_CASES (sizeof(img_cases) / sizeof(img_cases[0]))
+
+static struct rt_subbuf img_subbuf(const struct img_case *c)
+{
+	return (struct rt_subbuf){
+		.page_ts = 0x0a0b0c0d0e0f1011ull,
+		.commit = (c->data_start + c->data_len) | c->commit_flags,
+		.data_start = c->data_start, .data_len = c->data_len,
+		.emit_from = c->data_start, .subbuf_id = 5, .entries = 17,
+		.overrun = 3, .subbuf_size = c->subbuf_size,
+	};
+}
+
+/*
+ * preamble + HEADER + PAD + page image + END, as the file output writes
+ * them: frames 0 to 3, the image at byte 4096.
+ */
+static void image_stream(struct stream *s, const struct img_case *c,
+			 struct rt_subbuf *sb, uint8_t **image)
+{
+	struct rt_end end = { .reason = RT_END_SHUTDOWN };
+	struct rt_buf rec = { 0 };
+
+	*sb = img_subbuf(c);
+	*image = garbage_image(c->subbuf_size);
+	stream_init(s);
+	assert_int_equal(rt_record_add_str(&rec, RT_TAG_TOOL, "ringtapd 0.1.0"),
+			 0);
+	assert_int_equal(rt_record_add_u32(&rec, RT_TAG_SUBBUF_SIZE,
+					   c->subbuf_size), 0);
+	stream_frame(s, RT_FRAME_HEADER, 2, rec.data, rec.len);
+	stream_pad_to(s, 2, IMG_BLOCK);
+	stream_page_image(s, 2, sb, *image, c->carried);
+	stream_frame(s, RT_FRAME_END, 2, &end, sizeof(end));
+	assert_int_equal(s->n, 4);
+	assert_int_equal(s->f[1].type, RT_FRAME_PAD);
+	assert_int_equal(s->f[2].offset, IMG_BLOCK);
+	assert_int_equal(s->f[3].offset, 2 * IMG_BLOCK + c->subbuf_size);
+	rt_buf_free(&rec);
+}
+
+static void expect_good(const struct stream *s)
+{
+	int fd = memfd_with(s->b.data, s->b.len);
+	struct rt_reader *r;
+
+	assert_int_equal(rt_reader_open_fd(fd, "m", &r), 0);
+	expect_stream(s, r);
+	rt_reader_close(r);
+	close(fd);
+}
+
+/* Read @s up to its frame @bad, which is refused with @why. */
+static void expect_bad(const struct stream *s, int bad, const char *why)
+{
+	int fd = memfd_with(s->b.data, s->b.len);
+	struct rt_reader *r;
+	struct rt_frame f;
+	int ret;
+
+	assert_int_equal(rt_reader_open_fd(fd, "m", &r), 0);
+	for (int i = 0; i < bad; i++) {
+		assert_int_equal(rt_reader_next(r, &f), RT_READ_OK);
+		expect_frame(s, i, &f);
+	}
+	ret = rt_reader_next(r, &f);
+	if (ret != -EBADMSG || !strstr(rt_reader_error(r), why))
+		fail_msg("expected -EBADMSG \"%s\", got %d \"%s\"", why, ret,
+			 rt_reader_error(r));
+	assert_true(msg_has_offset(rt_reader_error(r), s->f[bad].offset));
+	assert_int_equal(rt_reader_offset(r), s->f[bad].offset);
+	assert_int_equal(rt_reader_next(r, &f), -EBADMSG);
+	rt_reader_close(r);
+	close(fd);
+}
+
+/*
+ * Put @sb in page image frame @i, with the checksum of @sb and the
+ * @crc_len bytes at its data_start in the image: what a reader that missed
+ * the check under test would accept.
+ */
+static void set_image_subbuf(struct stream *s, int i,
+			     const struct rt_subbuf *sb, size_t crc_len)
+{
+	uint8_t *p = s->b.data + s->f[i].offset;
+	size_t data = s->f[i].offset + IMG_BLOCK + RB_PAGE_HDR_SIZE;
+	struct rt_frame_hdr hdr;
+
+	memcpy(&hdr, p, sizeof(hdr));
+	memcpy(p + RT_FRAME_HDR_SIZE, sb, sizeof(*sb));
+	hdr.payload_crc = rt_crc32c(0, sb, sizeof(*sb));
+	if (crc_len) {
+		data += sb->data_start;
+		assert_true(data + crc_len <= s->b.len);
+		hdr.payload_crc = rt_crc32c(hdr.payload_crc, s->b.data + data,
+					    crc_len);
+	}
+	hdr.header_crc = rt_crc32c(0, &hdr, 28);
+	memcpy(p, &hdr, sizeof(hdr));
+}
+
+/* The header of frame @i, to change: reseal it afterwards. */
+static struct rt_frame_hdr *frame_hdr(struct stream *s, int i)
+{
+	return (void *)(s->b.data + s->f[i].offset);
+}
+
+/* Written to a file as the daemon does: PAD, then the image, compacted. */
+static void test_reader_page_image(void **state)
+{
+	for (size_t k = 0; k < NR_IMG_CASES; k++) {
+		const struct img_case *c = &img_cases[k];
+		char path[] = "/tmp/test_stream.XXXXXX";
+		uint64_t end_off = 2 * IMG_BLOCK + c->subbuf_size;
+		const uint8_t *data;
+		struct rt_subbuf sb;
+		struct rt_reader *r;
+		struct rt_frame f;
+		struct stream s;
+		uint8_t *image;
+		int fd;
+
+		image_stream(&s, c, &sb, &image);
+		data = image + RB_PAGE_HDR_SIZE + c->data_start;
+		fd = mkstemp(path);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, s.b.data, s.b.len), (ssize_t)s.b.len);
+		close(fd);
+
+		assert_int_equal(rt_reader_open(path, &r), 0);
+		assert_int_equal(rt_reader_next(r, &f), RT_READ_OK);
+		expect_frame(&s, 0, &f);
+		assert_int_equal(f.hdr.type, RT_FRAME_HEADER);
+		/* PAD: skippable zeros up to the block boundary */
+		assert_int_equal(rt_reader_next(r, &f), RT_READ_OK);
+		expect_frame(&s, 1, &f);
+		assert_int_equal(f.hdr.type, RT_FRAME_PAD);
+		assert_int_equal(f.hdr.type, 6);
+		assert_int_equal(f.hdr.flags, RT_FRAME_F_SKIPPABLE);
+		assert_int_equal(f.offset + RT_FRAME_HDR_SIZE + f.hdr.len,
+				 IMG_BLOCK);
+		for (size_t i = 0; i < f.hdr.len; i++)
+			assert_int_equal(f.payload[i], 0);
+		assert_int_equal(rt_reader_offset(r), IMG_BLOCK);
+		/* the page image, handed out in the compact form */
+		assert_int_equal(rt_reader_next(r, &f), RT_READ_OK);
+		expect_frame(&s, 2, &f);
+		assert_int_equal(f.offset, IMG_BLOCK);
+		assert_int_equal(f.hdr.type, RT_FRAME_SUBBUF);
+		assert_int_equal(f.hdr.flags, 0);
+		assert_int_equal(f.hdr.cpu, 2);
+		assert_int_equal(f.hdr.seq, 2);
+		assert_int_equal(f.hdr.len, RT_SUBBUF_SIZE + c->carried);
+		assert_memory_equal(f.payload, &sb, RT_SUBBUF_SIZE);
+		if (c->carried)
+			assert_memory_equal(f.payload + RT_SUBBUF_SIZE, data,
+					    c->carried);
+		assert_int_equal(f.hdr.payload_crc,
+				 rt_crc32c(0, f.payload, f.hdr.len));
+		assert_int_equal(rt_frame_hdr_check(&f.hdr), 0);
+		/* moved on by the frame on disk, not by the compact one */
+		assert_int_equal(rt_reader_offset(r), end_off);
+		assert_int_equal(rt_reader_next(r, &f), RT_READ_OK);
+		expect_frame(&s, 3, &f);
+		assert_int_equal(f.hdr.type, RT_FRAME_END);
+		assert_int_equal(f.offset, end_off);
+		assert_int_equal(rt_reader_next(r, &f), RT_READ_EOF);
+		assert_int_equal(rt_reader_offset(r), s.b.len);
+		assert_string_equal(rt_reader_error(r), "");
+		rt_reader_close(r);
+
+		assert_int_equal(rt_reader_open(path, &r), 0);
+		expect_stream(&s, r);
+		rt_reader_close(r);
+		unlink(path);
+		free(image);
+		stream_free(&s);
+	}
+}
+
+/*
+ * Only the carried bytes count: changes elsewhere in the image go unseen,
+ * in them (stored lost count included) they are a bad checksum.
+ */
+static void test_reader_page_image_changes(void **state)
+{
+	for (size_t k = 0; k < NR_IMG_CASES; k++) {
+		const struct img_case *c = &img_cases[k];
+		size_t img, data, after, outside[5], carried[3];
+		int nout = 0, nin = 0;
+		struct rt_subbuf sb;
+		struct stream s;
+		uint8_t *image;
+
+		image_stream(&s, c, &sb, &image);
+		img = s.f[2].offset + IMG_BLOCK;
+		data = img + RB_PAGE_HDR_SIZE + c->data_start;
+		after = data + c->carried;
+		expect_good(&s);
+
+		outside[nout++] = img;	/* the page header */
+		outside[nout++] = img + RB_PAGE_HDR_SIZE - 1;
+		if (c->data_start)
+			outside[nout++] = data - 1;
+		if (after < img + c->subbuf_size) {
+			/* right after the data, or the lost count, if any */
+			outside[nout++] = after;
+			outside[nout++] = img + c->subbuf_size - 1;
+		}
+		for (int i = 0; i < nout; i++) {
+			s.b.data[outside[i]] ^= 0x5a;
+			expect_good(&s);
+			s.b.data[outside[i]] ^= 0x5a;
+		}
+
+		carried[nin++] = s.f[2].offset + RT_FRAME_HDR_SIZE +
+				 offsetof(struct rt_subbuf, page_ts);
+		if (c->carried) {
+			carried[nin++] = data;
+			carried[nin++] = after - 1;
+		}
+		for (int i = 0; i < nin; i++) {
+			s.b.data[carried[i]] ^= 0x5a;
+			expect_bad(&s, 2, "bad payload checksum at byte 4096 (frame type 2, seq 2)");
+			s.b.data[carried[i]] ^= 0x5a;
+		}
+		expect_good(&s);
+		free(image);
+		stream_free(&s);
+	}
+}
+
+/* The stored lost count is carried exactly when the kernel had room. */
+static void test_reader_page_image_stored_lost(void **state)
+{
+	static const struct {
+		uint32_t data_len;
+		uint64_t flags;
+		bool count;
+	} cases[] = {
+		{ 4000, RB_MISSED_STORED, true },
+		{ 4072, RB_MISSED_EVENTS | RB_MISSED_STORED, true },
+		{ 4073, RB_MISSED_STORED, false },
+		{ 4076, RB_MISSED_STORED, false },
+		{ 4000, RB_MISSED_EVENTS, false },
+		{ 4000, 0, false },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct img_case c = { 4096, 0, cases[k].data_len,
+				      cases[k].flags,
+				      cases[k].data_len + 8 * cases[k].count };
+		struct rt_subbuf sb;
+		struct stream s;
+		uint8_t *image;
+		size_t count;
+
+		image_stream(&s, &c, &sb, &image);
+		expect_good(&s);
+		assert_int_equal(s.f[2].compact_len,
+				 RT_SUBBUF_SIZE + c.data_len +
+					 (cases[k].count ? 8 : 0));
+		/* the 8 bytes after the data: covered by the checksum or not */
+		count = s.f[2].offset + IMG_BLOCK + RB_PAGE_HDR_SIZE +
+			c.data_len;
+		for (size_t i = 0; i < 8 && count + i < s.f[3].offset; i++) {
+			s.b.data[count + i] ^= 0x81;
+			if (cases[k].count)
+				expect_bad(&s, 2, "bad payload checksum");
+			else
+				expect_good(&s);
+			s.b.data[count + i] ^= 0x81;
+		}
+		free(image);
+		stream_free(&s);
+	}
+}
+
+/* Page image frames that do not hold together. */
+static void test_reader_page_image_bad(void **state)
+{
+	const struct img_case *c = &img_cases[1];
+	const char *fit = "page image does not fit its frame";
+	const char *plain = "page image flag on a frame that is no plain sub-buffer frame";
+	struct rt_subbuf sb, bad;
+	struct rt_frame_hdr *h;
+	struct stream s;
+	uint8_t *image, *orig;
+	size_t pad;
+
+	image_stream(&s, c, &sb, &image);
+	orig = malloc(s.b.len);
+	assert_non_null(orig);
+	memcpy(orig, s.b.data, s.b.len);
+	expect_good(&s);
+
+	/* a nonzero byte between struct rt_subbuf and the image */
+	pad = s.f[2].offset + RT_FRAME_HDR_SIZE + RT_SUBBUF_SIZE;
+	for (size_t at = pad; at < s.f[2].offset + IMG_BLOCK; at += 1001) {
+		s.b.data[at] = 1;
+		expect_bad(&s, 2, "frame at byte 4096: nonzero padding before the page image");
+		s.b.data[at] = 0;
+	}
+	s.b.data[s.f[2].offset + IMG_BLOCK - 1] = 0x80;
+	expect_bad(&s, 2, "nonzero padding before the page image");
+	memcpy(s.b.data, orig, s.b.len);
+
+	/* carried bytes past the end of the image, by one byte or more */
+	bad = sb;
+	bad.data_start = c->subbuf_size - RB_PAGE_HDR_SIZE - 100;
+	bad.data_len = 101;
+	bad.commit = bad.data_start + bad.data_len;
+	set_image_subbuf(&s, 2, &bad, bad.data_len);
+	expect_bad(&s, 2, "frame at byte 4096: carried range outside the page image");
+	bad.data_start = 0;
+	bad.data_len = c->subbuf_size - RB_PAGE_HDR_SIZE + 1;
+	set_image_subbuf(&s, 2, &bad, bad.data_len);
+	expect_bad(&s, 2, "carried range outside the page image");
+	bad.data_start = c->subbuf_size;
+	bad.data_len = 0;
+	set_image_subbuf(&s, 2, &bad, 0);
+	expect_bad(&s, 2, "carried range outside the page image");
+	bad.data_start = UINT32_MAX;
+	bad.data_len = UINT32_MAX;
+	set_image_subbuf(&s, 2, &bad, 0);
+	expect_bad(&s, 2, "carried range outside the page image");
+	/* while the whole data area is fine */
+	bad.data_start = 0;
+	bad.data_len = c->subbuf_size - RB_PAGE_HDR_SIZE;
+	bad.commit = bad.data_len;
+	set_image_subbuf(&s, 2, &bad, bad.data_len);
+	s.f[2].compact = realloc(s.f[2].compact, RT_SUBBUF_SIZE + bad.data_len);
+	assert_non_null(s.f[2].compact);
+	s.f[2].compact_len = RT_SUBBUF_SIZE + bad.data_len;
+	memcpy(s.f[2].compact, &bad, sizeof(bad));
+	memcpy(s.f[2].compact + RT_SUBBUF_SIZE, image + RB_PAGE_HDR_SIZE,
+	       bad.data_len);
+	expect_good(&s);
+	memcpy(s.f[2].compact, &sb, sizeof(sb));
+	s.f[2].compact_len = RT_SUBBUF_SIZE + c->carried;
+	memcpy(s.f[2].compact + RT_SUBBUF_SIZE,
+	       image + RB_PAGE_HDR_SIZE + c->data_start, c->carried);
+	memcpy(s.b.data, orig, s.b.len);
+	expect_good(&s);
+
+	/* a sub-buffer larger than the payload, or smaller than its header */
+	bad = sb;
+	bad.subbuf_size = s.f[2].len - RT_SUBBUF_SIZE + 8;
+	set_image_subbuf(&s, 2, &bad, 0);
+	expect_bad(&s, 2, fit);
+	bad.subbuf_size = UINT32_MAX;
+	set_image_subbuf(&s, 2, &bad, 0);
+	expect_bad(&s, 2, fit);
+	bad.subbuf_size = RB_PAGE_HDR_SIZE - 8;
+	bad.data_start = bad.data_len = 0;
+	set_image_subbuf(&s, 2, &bad, 0);
+	expect_bad(&s, 2, fit);
+	/* a raw spliced page cannot be an image as well */
+	bad = sb;
+	bad.flags = RT_SUBBUF_F_RAW_PAGE;
+	set_image_subbuf(&s, 2, &bad, c->carried);
+	expect_bad(&s, 2, fit);
+	memcpy(s.b.data, orig, s.b.len);
+
+	/* with the partial checksum of spliced pages, either checksum */
+	h = frame_hdr(&s, 2);
+	h->flags |= RT_FRAME_F_PARTIAL_CRC;
+	h->header_crc = rt_crc32c(0, h, 28);
+	assert_int_equal(rt_frame_hdr_check(h), 0);
+	expect_bad(&s, 2, plain);
+	h->payload_crc = rt_crc32c(0, &sb, sizeof(sb));
+	h->header_crc = rt_crc32c(0, h, 28);
+	expect_bad(&s, 2, plain);
+	memcpy(s.b.data, orig, s.b.len);
+
+	/* on frames other than SUBBUF */
+	h = frame_hdr(&s, 2);
+	h->type = RT_FRAME_METADATA;
+	h->header_crc = rt_crc32c(0, h, 28);
+	expect_bad(&s, 2, plain);
+	h->type = RT_FRAME_LOST;
+	h->header_crc = rt_crc32c(0, h, 28);
+	expect_bad(&s, 2, plain);
+	memcpy(s.b.data, orig, s.b.len);
+	h = frame_hdr(&s, 3);
+	h->flags |= RT_FRAME_F_PAGE_IMAGE;
+	h->header_crc = rt_crc32c(0, h, 28);
+	expect_bad(&s, 3, plain);
+	memcpy(s.b.data, orig, s.b.len);
+	h = frame_hdr(&s, 1);
+	h->flags |= RT_FRAME_F_PAGE_IMAGE;
+	h->header_crc = rt_crc32c(0, h, 28);
+	expect_bad(&s, 1, plain);
+	memcpy(s.b.data, orig, s.b.len);
+
+	/* a SUBBUF frame too short for struct rt_subbuf */
+	h = frame_hdr(&s, 2);
+	h->len = RT_SUBBUF_SIZE - 8;
+	h->header_crc = rt_crc32c(0, h, 28);
+	expect_bad(&s, 2, plain);
+	memcpy(s.b.data, orig, s.b.len);
+	expect_good(&s);
+	free(orig);
+	free(image);
+	stream_free(&s);
+}
+
+/* Cut anywhere from the PAD frame on: -ENODATA, never a bad frame. */
+static void test_reader_page_image_truncated(void **state)
+{
+	const struct img_case *c = &img_cases[2];
+	size_t inside = 0, eofs = 0;
+	struct rt_subbuf sb;
+	struct stream s;
+	uint8_t *image;
+	char want[256];
+
+	image_stream(&s, c, &sb, &image);
+	for (size_t cut = s.f[1].offset; cut <= s.f[3].offset; cut++) {
+		int fd = memfd_with(s.b.data, cut), ret, i;
+		struct rt_reader *r;
+		struct rt_frame f;
+
+		assert_int_equal(rt_reader_open_fd(fd, "t", &r), 0);
+		for (i = 0; i < s.n; i++) {
+			if (s.f[i].offset + RT_FRAME_HDR_SIZE +
+				    rt_pad8(s.f[i].len) > cut)
+				break;
+			assert_int_equal(rt_reader_next(r, &f), RT_READ_OK);
+			expect_frame(&s, i, &f);
+		}
+		ret = rt_reader_next(r, &f);
+		if (s.f[i].offset == cut) {
+			assert_int_equal(ret, RT_READ_EOF);
+			eofs++;
+		} else {
+			expected_trunc_msg(&s, i, cut, want, sizeof(want));
+			if (ret != -ENODATA)
+				fail_msg("cut at %zu: returned %d (%s)", cut,
+					 ret, rt_reader_error(r));
+			assert_string_equal(rt_reader_error(r), want);
+			assert_int_equal(rt_reader_offset(r), s.f[i].offset);
+			assert_int_equal(rt_reader_next(r, &f), -ENODATA);
+			inside += i == 2;
+		}
+		rt_reader_close(r);
+		close(fd);
+	}
+	assert_int_equal(eofs, 3);
+	assert_int_equal(inside, IMG_BLOCK + c->subbuf_size - 1);
+	free(image);
+	stream_free(&s);
+}
+
+/* Images back to back, among other frames, from a file and a pipe. */
+static void test_reader_page_image_sequence(void **state)
+{
+	const struct img_case *c[3] = { &img_cases[0], &img_cases[2],
+					&img_cases[6] };
+	struct rt_lost lost = { .events = 4, .reason = RT_LOST_OVERRUN };
+	struct rt_subbuf sb[3];
+	uint8_t *image[3];
+	struct pipe_writer w;
+	struct rt_reader *r;
+	struct stream s;
+	pthread_t tid;
+
+	for (int i = 0; i < 3; i++) {
+		sb[i] = img_subbuf(c[i]);
+		sb[i].subbuf_id = i;
+		image[i] = garbage_image(c[i]->subbuf_size);
+	}
+	stream_init(&s);
+	stream_frame(&s, RT_FRAME_HEADER, 1, zeros, 8);
+	stream_pad_to(&s, 1, IMG_BLOCK);
+	stream_page_image(&s, 1, &sb[0], image[0], c[0]->carried);
+	stream_pad_to(&s, 1, IMG_BLOCK); /* none needed */
+	stream_page_image(&s, 1, &sb[1], image[1], c[1]->carried);
+	stream_frame(&s, RT_FRAME_LOST, 1, &lost, sizeof(lost));
+	stream_pad_to(&s, 1, IMG_BLOCK);
+	stream_page_image(&s, 1, &sb[2], image[2], c[2]->carried);
+	stream_frame(&s, RT_FRAME_END, 1, zeros, 8);
+	assert_int_equal(s.n, 8);
+	assert_int_equal(s.f[3].offset, 3 * IMG_BLOCK);
+	assert_int_equal(s.f[3].flags, RT_FRAME_F_PAGE_IMAGE);
+	assert_int_equal(s.f[5].type, RT_FRAME_PAD);
+	assert_int_equal(s.f[6].offset, 7 * IMG_BLOCK);
+	expect_good(&s);
+
+	run_pipe(&s, s.b.len, false, &r, &tid, &w);
+	expect_stream(&s, r);
+	rt_reader_close(r);
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	close(w.rfd);
+	for (int i = 0; i < 3; i++)
+		free(image[i]);
+	stream_free(&s);
+}
+
+/* The helpers on one frame in memory: span, checksum, compaction. */
+static void test_page_image_span(void **state)
+{
+	const struct img_case *c = &img_cases[2];
+	struct rt_subbuf sb = img_subbuf(c);
+	size_t len = IMG_BLOCK - RT_FRAME_HDR_SIZE + c->subbuf_size;
+	size_t clen = RT_SUBBUF_SIZE + c->carried, off = 0, n = 0;
+	uint8_t *image = garbage_image(c->subbuf_size);
+	uint8_t *p = calloc(1, len), *want = malloc(clen), *q;
+	struct iovec iov = { want, clen };
+	struct rt_frame_hdr hdr, compact, g;
+	const char *why = NULL;
+	uint32_t crc = 0;
+
+	assert_non_null(p);
+	assert_non_null(want);
+	memcpy(p, &sb, sizeof(sb));
+	memcpy(p + len - c->subbuf_size, image, c->subbuf_size);
+	memcpy(want, &sb, sizeof(sb));
+	memcpy(want + RT_SUBBUF_SIZE,
+	       image + RB_PAGE_HDR_SIZE + c->data_start, c->carried);
+	rt_frame_hdr_init(&compact, RT_FRAME_SUBBUF, 0, 4, 9, &iov, 1);
+	hdr = compact;
+	hdr.flags = RT_FRAME_F_PAGE_IMAGE;
+	hdr.len = len;
+	rt_frame_hdr_seal(&hdr);
+	assert_int_equal(hdr.header_crc, crc32c_bitwise((uint8_t *)&hdr, 28));
+	assert_int_equal(rt_frame_hdr_check(&hdr), 0);
+
+	assert_int_equal(rt_page_image_span(&hdr, p, &off, &n, &why), 0);
+	assert_int_equal(off, len - c->subbuf_size + RB_PAGE_HDR_SIZE +
+				      c->data_start);
+	assert_int_equal(n, c->carried);
+	assert_int_equal(rt_frame_payload_crc(&hdr, p, &crc, &why), 0);
+	assert_int_equal(crc, crc32c_bitwise(want, clen));
+	assert_int_equal(crc, hdr.payload_crc);
+	/* the other flags: the whole payload, or struct rt_subbuf only */
+	g = hdr;
+	g.flags = 0;
+	assert_int_equal(rt_frame_payload_crc(&g, p, &crc, &why), 0);
+	assert_int_equal(crc, crc32c_bitwise(p, len));
+	g.flags = RT_FRAME_F_PARTIAL_CRC;
+	assert_int_equal(rt_frame_payload_crc(&g, p, &crc, &why), 0);
+	assert_int_equal(crc, crc32c_bitwise(p, RT_SUBBUF_SIZE));
+	g.flags = RT_FRAME_F_PARTIAL_CRC | RT_FRAME_F_PAGE_IMAGE;
+	why = NULL;
+	assert_int_equal(rt_page_image_span(&g, p, &off, &n, &why), -EBADMSG);
+	assert_non_null(why);
+	why = NULL;
+	assert_int_equal(rt_frame_payload_crc(&g, p, &crc, &why), -EBADMSG);
+	assert_non_null(why);
+	g = hdr;
+	g.type = RT_FRAME_END;
+	why = NULL;
+	assert_int_equal(rt_frame_payload_crc(&g, p, &crc, &why), -EBADMSG);
+	assert_non_null(why);
+
+	/* in place into the compact form, padding to 8 zeroed */
+	rt_frame_compact(&hdr, p);
+	assert_memory_equal(&hdr, &compact, RT_FRAME_HDR_SIZE);
+	assert_int_equal(rt_frame_hdr_check(&hdr), 0);
+	assert_memory_equal(p, want, clen);
+	assert_true(rt_pad8(clen) > clen);
+	assert_memory_equal(p + clen, zeros, rt_pad8(clen) - clen);
+	/* and once compact it stays as it is */
+	g = hdr;
+	q = malloc(len);
+	assert_non_null(q);
+	memcpy(q, p, len);
+	rt_frame_compact(&hdr, p);
+	assert_memory_equal(&hdr, &g, RT_FRAME_HDR_SIZE);
+	assert_memory_equal(p, q, len);
+	free(q);
+	free(want);
+	free(p);
+	free(image);
+}
+
+/* rt_frame_compact() leaves every frame without the flag as it is. */
+static void test_frame_compact_noop(void **state)
+{
+	static const struct {
+		uint16_t type, flags;
+	} kinds[] = {
+		{ RT_FRAME_SUBBUF, 0 },
+		{ RT_FRAME_SUBBUF, RT_FRAME_F_PARTIAL_CRC },
+		{ RT_FRAME_SUBBUF, RT_FRAME_F_SKIPPABLE },
+		{ RT_FRAME_HEADER, 0 },
+		{ RT_FRAME_LOST, 0 },
+		{ RT_FRAME_PAD, RT_FRAME_F_SKIPPABLE },
+		{ RT_FRAME_END, 0 },
+	};
+	const struct img_case *c = &img_cases[1];
+	struct rt_subbuf sb = img_subbuf(c);
+	size_t len = IMG_BLOCK - RT_FRAME_HDR_SIZE + c->subbuf_size;
+	uint8_t *image = garbage_image(c->subbuf_size);
+	uint8_t *p = calloc(1, len + 8), *q = malloc(len + 8);
+	struct iovec iov = { p, len };
+	struct rt_frame_hdr hdr, g;
+
+	/* a payload that is a valid page image, were the flag set */
+	assert_non_null(p);
+	assert_non_null(q);
+	memcpy(p, &sb, sizeof(sb));
+	memcpy(p + len - c->subbuf_size, image, c->subbuf_size);
+	memset(p + len, 0x77, 8);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		rt_frame_hdr_init(&hdr, kinds[k].type, kinds[k].flags, 0, k,
+				  &iov, 1);
+		g = hdr;
+		memcpy(q, p, len + 8);
+		rt_frame_compact(&hdr, q);
+		assert_memory_equal(&hdr, &g, RT_FRAME_HDR_SIZE);
+		assert_memory_equal(q, p, len + 8);
+	}
+	/* the same bytes with the flag are compacted */
+	hdr.type = RT_FRAME_SUBBUF;
+	hdr.flags = RT_FRAME_F_PAGE_IMAGE;
+	rt_frame_hdr_seal(&hdr);
+	rt_frame_compact(&hdr, q);
+	assert_int_equal(hdr.flags, 0);
+	assert_int_equal(hdr.len, RT_SUBBUF_SIZE + c->carried);
+	assert_memory_equal(q + RT_SUBBUF_SIZE,
+			    image + RB_PAGE_HDR_SIZE + c->data_start,
+			    c->carried);
+	free(q);
+	free(p);
+	free(image);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1144,6 +1924,14 @@ int main(void)
 		cmocka_unit_test(test_reader_hostile_length),
 		cmocka_unit_test(test_reader_frame_rules),
 		cmocka_unit_test(test_reader_pipe),
+		cmocka_unit_test(test_page_image_span),
+		cmocka_unit_test(test_frame_compact_noop),
+		cmocka_unit_test(test_reader_page_image),
+		cmocka_unit_test(test_reader_page_image_changes),
+		cmocka_unit_test(test_reader_page_image_stored_lost),
+		cmocka_unit_test(test_reader_page_image_bad),
+		cmocka_unit_test(test_reader_page_image_truncated),
+		cmocka_unit_test(test_reader_page_image_sequence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
