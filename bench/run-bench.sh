@@ -1,7 +1,9 @@
 #!/bin/bash
 # make bench: the capture benchmark of the core issue.  One pinned marker
 # writer per CPU floods 200-byte markers at full speed while ringtapd
-# captures; the same run measures the mapped reader, the `reader = read`
+# captures; the same run measures the mapped reader (its file output
+# writing whole sub-buffers with O_DIRECT, and again through the page cache
+# with direct_io = no: mmap_cache), the `reader = read`
 # (splice) reader, plain read() (`reader = copy`), and the mapped and splice
 # readers with a discarding output, plus dd writing as many bytes to the same
 # filesystem.  The mapped reader also streams to a local `ringtap collect`
@@ -114,6 +116,8 @@ run() {
 	local conf=$work/$name.conf
 	[ "$type" = tls ] && { type=tcp; tls=1; }
 	[ "$type" = tcp_zc ] && { type=tcp; zc=1; }
+	local nodio=
+	[ "$type" = file_cache ] && { type=file; nodio=1; }
 	sed -e "s|^instance = .*|instance = $inst|" \
 	    -e "s|^path = .*|path = $out|" \
 	    -e "s|^type = file|type = $type|" \
@@ -122,6 +126,7 @@ run() {
 		     skip && /^[ \t]/ { next } { skip = 0; print }' |
 		awk -v r="$reader" '{print} /^\[trace\]/{print "reader = " r}' >"$conf"
 	[ "$type" = discard ] && sed -i '/^path = /d; /^max_file/d' "$conf"
+	[ -n "$nodio" ] && sed -i 's|^type = file$|type = file\ndirect_io = no|' "$conf"
 	if [ "$type" = tcp ] || [ "$type" = unix ]; then
 		if [ -n "$tls" ]; then start_collector "$name" tls; else start_collector "$name" "$type"; fi
 		sed -i "/^path = /d; /^max_files/d; s|^type = $type\$|type = $type\naddress = $address\nspill_dir = $work/spill-$name|" "$conf"
@@ -141,6 +146,8 @@ run() {
 	"$RINGTAPD" -c "$conf" >"$work/$name.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 100); do grep -q "capturing on" "$work/$name.log" && break; sleep 0.05; done
+	grep -q "capturing on" "$work/$name.log" ||
+		{ echo "$name: ringtapd is not capturing after 5 s:"; sed 's/^/    /' "$work/$name.log"; }
 	# after the prefault and the daemon's start: its --idle-exit clock
 	# must not run out before the flood
 	[ "$type" = nats ] && start_collector "$name" "$type"
@@ -233,7 +240,7 @@ dd_run() {
 	cpu_sum_dd=$(echo "${cpu_sum_dd:-0} + $c" | bc -l)
 	gb_sum_dd=$(echo "${gb_sum_dd:-0} + $g" | bc -l)
 }
-paths=("mmap mmap file" "splice read file" "copy copy file" "mmap_discard mmap discard"
+paths=("mmap mmap file" "mmap_cache mmap file_cache" "splice read file" "copy copy file" "mmap_discard mmap discard"
 	"splice_discard read discard" "mmap_tcp mmap tcp" "mmap_tcp_zc mmap tcp_zc" "mmap_tls mmap tls" "mmap_unix mmap unix")
 command -v nats-server >/dev/null && paths+=("mmap_nats mmap nats")
 # BENCH_PATHS="mmap splice": only these paths (the summary then shows nan
@@ -266,7 +273,7 @@ ratio() {
 }
 echo
 echo "summary over both measured rounds (CPU-seconds per GB captured; lost = markers offered but not captured):"
-for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_tcp_zc mmap_tls mmap_unix mmap_nats dd; do
+for n in mmap mmap_cache splice copy mmap_discard splice_discard mmap_tcp mmap_tcp_zc mmap_tls mmap_unix mmap_nats dd; do
 	[ "$(per_gb $n)" = nan ] && continue
 	if [ $n = dd ]; then
 		printf '  %-14s %6.3f CPU-s/GB\n' $n "$(per_gb $n)"
@@ -283,6 +290,8 @@ for n in mmap splice copy mmap_discard splice_discard mmap_tcp mmap_tcp_zc mmap_
 done
 printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mmap/copy %.2f (target < 1)\n' \
 	"$(ratio mmap dd)" "$(ratio mmap splice)" "$(ratio mmap copy)"
+printf 'file output without O_DIRECT (direct_io = no): mmap_cache/splice %.2f, mmap/mmap_cache %.2f\n' \
+	"$(ratio mmap_cache splice)" "$(ratio mmap mmap_cache)"
 printf 'socket outputs: tcp/file %.2f, unix/file %.2f (daemon CPU per GB; target <= 1.5)\n' \
 	"$(ratio mmap_tcp mmap)" "$(ratio mmap_unix mmap)"
 printf 'nats output: nats/file %.2f (daemon CPU per GB)\n' "$(ratio mmap_nats mmap)"

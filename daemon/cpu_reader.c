@@ -340,6 +340,7 @@ static int drain_mapped(struct rt_cpu_reader *rd)
 			 rd->subbuf_size, id, from, rdpos);
 		ref.sb.entries = read - rd->last_read;
 		ref.sb.overrun = meta->overrun - rd->first_overrun;
+		ref.mapped = true;
 		ref.behind = behind(rd, &ref);
 		emit(rd, &ref);
 		rd->last_read = read;

@@ -155,10 +155,7 @@ static void log_effective_config(const struct rt_daemon *d)
 		if (o->type == RT_OUTPUT_FILE)
 			ADD(" output[%s]=file:%s,max_file_size=%llu,max_files=%u,direct_io=%s",
 			    o->name, o->path, (unsigned long long)o->max_file_size,
-			    o->max_files,
-			    o->direct_io == RT_DIRECT_IO_YES ? "yes" :
-			    o->direct_io == RT_DIRECT_IO_NO	 ? "no" :
-								   "auto");
+			    o->max_files, rt_direct_io_name(o->direct_io));
 		else if (o->type == RT_OUTPUT_DISCARD)
 			ADD(" output[%s]=discard", o->name);
 		else

@@ -366,8 +366,8 @@ static bool want_direct(struct rt_sink *s, const struct file_cpu *fc,
 {
 	const struct file_sink *fs = s->priv;
 
-	if (fc->dfd < 0 || ref->pipe_fd >= 0 || !ref->page ||
-	    s->out->direct_io == RT_DIRECT_IO_NO ||
+	/* the copy reader stays the plain read()+write() baseline */
+	if (fc->dfd < 0 || !ref->mapped || s->out->direct_io == RT_DIRECT_IO_NO ||
 	    ((uintptr_t)ref->page | sb->subbuf_size) % fs->align)
 		return false;
 	if (s->out->direct_io == RT_DIRECT_IO_AUTO && ref->behind)
@@ -601,6 +601,29 @@ static const char *file_state(struct rt_sink *s, char *detail, size_t len)
 	return failing ? "failing" : "ok";
 }
 
+/* `ringtap status`: how the sub-buffers went to disk so far. */
+static void file_status(struct rt_sink *s,
+			void (*put)(void *ctx, const char *key, const char *v),
+			void *ctx)
+{
+	struct file_sink *fs = s->priv;
+	uint64_t direct = 0, cached = 0, behind = 0;
+	char v[32];
+
+	for (int c = 0; c < s->nr_cpus; c++) {
+		direct += fs->cpus[c].direct;
+		cached += fs->cpus[c].cached;
+		behind += fs->cpus[c].cached_behind;
+	}
+	put(ctx, "direct_io", rt_direct_io_name(s->out->direct_io));
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)direct);
+	put(ctx, "direct_subbufs", v);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)cached);
+	put(ctx, "cached_subbufs", v);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)behind);
+	put(ctx, "cached_behind_subbufs", v);
+}
+
 const struct rt_sink_ops rt_sink_file_ops = {
 	.type = "file",
 	.open = file_open,
@@ -609,5 +632,6 @@ const struct rt_sink_ops rt_sink_file_ops = {
 	.free = file_free,
 	.restart = file_restart,
 	.state = file_state,
+	.status = file_status,
 	.can_splice = true,
 };

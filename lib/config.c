@@ -768,6 +768,11 @@ static int set_tls_server_name(struct parser *p, const char *value)
 	return set_string(p, &p->output->tls_server_name, value);
 }
 
+const char *rt_direct_io_name(enum rt_direct_io d)
+{
+	return d == RT_DIRECT_IO_YES ? "yes" : d == RT_DIRECT_IO_NO ? "no" : "auto";
+}
+
 static int set_direct_io(struct parser *p, const char *value)
 {
 	bool b;

@@ -135,5 +135,7 @@ int rt_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* Sizes with an optional K/M/G suffix (powers of 1024). */
 int rt_parse_size(const char *s, uint64_t *ret);
 int rt_parse_bool(const char *s, bool *ret);
+/* "auto", "yes" or "no", as the config file spells @d */
+const char *rt_direct_io_name(enum rt_direct_io d);
 
 #endif

@@ -50,6 +50,9 @@ capture() {
 	start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
 	"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n $N -r 40000 -s 200 >"$TMP/written" ||
 		fail "marker_writer failed"
+	# what ringtap status says, once the idle flush handed everything over
+	sleep 0.6
+	"$RINGTAP" status -c "$TMP/rt.conf" --json >"$TMP/status.json" || fail "ringtap status failed"
 	stop_daemon TERM || { cat "$TMP/daemon.log"; fail "ringtapd exited with $?"; }
 	instance_exists "$inst" && fail "instance $inst left behind"
 	grep "O_DIRECT" "$TMP/daemon.log"
@@ -90,6 +93,14 @@ for f in "$out"/*.rtap; do
 	[ "$i" -gt 0 ] && [ "$p" -eq 0 ] && fail "$f: page images but no PAD frame (the HEADER ends off the block boundary)"
 done
 [ "$images" = "$d" ] || fail "the files hold $images page images, the daemon logged $d O_DIRECT writes"
+python3 - "$TMP/status.json" "$d" <<'PY' || fail "status: direct_io counters"
+import json, sys
+o = {x["name"]: x for x in json.load(open(sys.argv[1]))["outputs"]}["test"]
+print({k: o[k] for k in ("direct_io", "direct_subbufs", "cached_subbufs", "cached_behind_subbufs")})
+assert o["direct_io"] == "yes", o
+assert 0 < int(o["direct_subbufs"]) <= int(sys.argv[2]), o
+assert int(o["cached_behind_subbufs"]) <= int(o["cached_subbufs"]), o
+PY
 echo "direct_io = yes: $d of the sub-buffers written with O_DIRECT, all $((N * NCPUS)) markers once"
 
 log "a carried byte damaged is caught; bytes outside the carried range are not carried"
