@@ -292,8 +292,8 @@ printf 'ratios: mmap/dd %.2f (target <= 2)   mmap/splice %.2f (target <= 1)   mm
 	"$(ratio mmap dd)" "$(ratio mmap splice)" "$(ratio mmap copy)"
 printf 'file output without O_DIRECT (direct_io = no): mmap_cache/splice %.2f, mmap/mmap_cache %.2f\n' \
 	"$(ratio mmap_cache splice)" "$(ratio mmap mmap_cache)"
-printf 'socket outputs: tcp/file %.2f, unix/file %.2f (daemon CPU per GB; target <= 1.5)\n' \
-	"$(ratio mmap_tcp mmap)" "$(ratio mmap_unix mmap)"
+printf 'socket outputs: tcp/file %.2f, unix/file %.2f (daemon CPU per GB; target <= 1.5); against the file output through the page cache: tcp %.2f, unix %.2f\n' \
+	"$(ratio mmap_tcp mmap)" "$(ratio mmap_unix mmap)" "$(ratio mmap_tcp mmap_cache)" "$(ratio mmap_unix mmap_cache)"
 printf 'nats output: nats/file %.2f (daemon CPU per GB)\n' "$(ratio mmap_nats mmap)"
 if [ "$(per_gb mmap_tls)" != nan ] && [ "$(per_gb mmap_tcp)" != nan ]; then
 	printf 'TLS: tls/tcp %.2f (daemon CPU per GB): %+.3f CPU-s/GB in the daemon, %+.3f CPU-s/GB in the collector\n' \
