@@ -5,8 +5,10 @@
 # direct_io = yes, auto and no, page images on block boundaries in the
 # files (and none with no), rotated files that decode alone, a corrupted
 # carried byte caught while bytes outside the carried range do not matter,
-# a tail cut inside a page image reported as truncated, and a file system
-# without O_DIRECT (ramfs): refused with yes, page cache with auto.
+# a tail cut inside a page image reported as truncated, auto going through
+# the page cache while the reader is behind and back to O_DIRECT after,
+# `ringtap status` counters, and a file system without O_DIRECT (ramfs):
+# refused with yes, page cache with auto.
 . "$(dirname "$0")/lib.sh"
 
 RAMFS=$TMP/ramfs
@@ -150,6 +152,39 @@ for f in "$out"/*.rtap; do
 	grep -q "sub-buffer continued without its start" "$TMP/one.txt" && fail "$f: continues a page of the file before"
 done
 echo "rotation: $nfiles files for cpu 0, each decodes alone"
+
+log "auto: while more than half the ring buffer is unread, the page cache"
+# The daemon is stopped until CPU 0's buffer is 75 % full (the kernel's
+# own count of unread bytes), then goes on: the first sub-buffers after
+# that must not wait for the disk.
+inst=$(new_instance)
+out=$TMP/out-behind
+conf "$TMP/rt.conf" "$inst" "$out" auto
+sed -i 's|^flush_interval_ms = .*|&\nbuffer_size_kb = 4096|' "$TMP/rt.conf"
+start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
+kill -STOP "$DAEMON_PID"
+start_writer "$inst" "$TMP/written" -c "$cpus" -n 30000 -r 15000 -s 200
+full=0
+for _ in $(seq 1 500); do
+	b=$(sed -n 's/^bytes: //p' "$TRACEFS/instances/$inst/per_cpu/cpu0/stats")
+	[ "$b" -gt $((4096 * 1024 * 3 / 4)) ] && { full=1; break; }
+	kill -0 "$WRITER_PID" 2>/dev/null || break
+	sleep 0.02
+done
+kill -CONT "$DAEMON_PID"
+[ $full = 1 ] || fail "cpu 0's ring buffer never got 75 % full (last: $b bytes unread)"
+wait "$WRITER_PID" || fail "marker_writer failed"
+stop_daemon TERM || { cat "$TMP/daemon.log"; fail "ringtapd exited with $?"; }
+grep "O_DIRECT" "$TMP/daemon.log"
+grep -q 'cpu 0: [0-9]* sub-buffers written with O_DIRECT, [0-9]* through the page cache ([1-9][0-9]* while the reader was behind)' "$TMP/daemon.log" ||
+	fail "auto: no sub-buffer of cpu 0 went through the page cache while the reader was behind"
+# the writer started after the STOP: every O_DIRECT write came after
+grep -q 'cpu 0: [1-9][0-9]* sub-buffers written with O_DIRECT' "$TMP/daemon.log" ||
+	fail "auto: cpu 0 never went back to O_DIRECT after catching up"
+"$RINGTAP" report "$out" >"$TMP/report" || fail "behind: report exited with $?"
+for cpu in $(seq 0 $((NCPUS - 1))); do
+	check_markers "$TMP/report" "$cpu" 30000 || fail "behind: cpu $cpu markers incomplete"
+done
 
 log "direct_io = no: no page images"
 out=$TMP/out-no
