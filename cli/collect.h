@@ -43,6 +43,8 @@ struct store {
 	struct rt_frame_hdr fh;
 	uint64_t pay_done, pay_total;
 	uint32_t crc, crc_len;
+	/* a page-image frame's payload, whole: its checksum skips bytes */
+	struct rt_buf img;
 	uint64_t seq; /* of the next frame */
 	uint64_t off; /* channel bytes accepted */
 

@@ -436,7 +436,8 @@ static const char *check_frames(const uint8_t *p, size_t n,
 		return "no frame";
 	while (at < n) {
 		struct rt_frame_hdr h;
-		size_t total, crc_len;
+		const char *why;
+		size_t total;
 		uint32_t crc;
 
 		if (n - at < RT_FRAME_HDR_SIZE)
@@ -451,20 +452,17 @@ static const char *check_frames(const uint8_t *p, size_t n,
 			return "a partial frame";
 		if ((w->offset + at == RT_PREAMBLE_SIZE) != (h.type == RT_FRAME_HEADER))
 			return "HEADER frame not at the start of the file";
-		crc_len = (h.flags & RT_FRAME_F_PARTIAL_CRC) && h.len >= RT_SUBBUF_SIZE &&
-					  h.type == RT_FRAME_SUBBUF ?
-				  RT_SUBBUF_SIZE :
-				  h.len;
-		crc = rt_crc32c(0, p + at + RT_FRAME_HDR_SIZE, crc_len);
+		if (rt_frame_payload_crc(&h, p + at + RT_FRAME_HDR_SIZE, &crc,
+					 &why) < 0)
+			return why;
 		if (crc != h.payload_crc)
 			return "bad payload checksum";
 		for (size_t i = h.len; i < rt_pad8(h.len); i++)
 			if (p[at + RT_FRAME_HDR_SIZE + i])
 				return "nonzero padding";
 		if (h.type == RT_FRAME_HEADER) {
-			const char *why = check_header_records(
-				p + at + RT_FRAME_HDR_SIZE, h.len, w);
-
+			why = check_header_records(p + at + RT_FRAME_HDR_SIZE,
+						   h.len, w);
 			if (why)
 				return why;
 		}

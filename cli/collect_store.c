@@ -382,8 +382,16 @@ static int header_done(struct store *st)
 
 static int frame_done(struct store *st)
 {
+	const char *why;
 	int r;
 
+	if (st->fh.flags & RT_FRAME_F_PAGE_IMAGE) {
+		r = rt_frame_payload_crc(&st->fh, st->img.data, &st->crc, &why);
+		st->img.len = 0;
+		if (r < 0)
+			return fail(st, -EBADMSG, "%s (seq %" PRIu64 ")", why,
+				    st->fh.seq);
+	}
 	if (st->crc != st->fh.payload_crc)
 		return fail(st, -EBADMSG, "bad payload checksum (frame type %u, seq %" PRIu64 ")",
 			    st->fh.type, st->fh.seq);
@@ -458,8 +466,14 @@ static int fhdr_done(struct store *st)
 	partial = h->flags & RT_FRAME_F_PARTIAL_CRC;
 	if (partial && (h->type != RT_FRAME_SUBBUF || h->len < RT_SUBBUF_SIZE))
 		return fail(st, -EBADMSG, "partial checksum on a frame that cannot have one");
+	if ((h->flags & RT_FRAME_F_PAGE_IMAGE) &&
+	    (partial || h->type != RT_FRAME_SUBBUF || h->len < RT_SUBBUF_SIZE))
+		return fail(st, -EBADMSG, "page-image flag on a frame that cannot have one");
 	st->crc = 0;
-	st->crc_len = partial ? RT_SUBBUF_SIZE : h->len;
+	/* a page image is checked whole at its end (frame_done()) */
+	st->crc_len = (h->flags & RT_FRAME_F_PAGE_IMAGE) ? 0 :
+		      partial ? RT_SUBBUF_SIZE : h->len;
+	st->img.len = 0;
 	st->pay_done = 0;
 	st->pay_total = rt_pad8(h->len);
 	st->ps = P_PAYLOAD;
@@ -473,6 +487,9 @@ static int payload(struct store *st, const uint8_t *p, size_t k)
 	if (a < st->crc_len)
 		st->crc = rt_crc32c(st->crc, p,
 				    (b < st->crc_len ? b : st->crc_len) - a);
+	if ((st->fh.flags & RT_FRAME_F_PAGE_IMAGE) && a < len &&
+	    rt_buf_append(&st->img, p, (b < len ? b : len) - a) < 0)
+		return fail(st, -ENOMEM, "out of memory");
 	for (uint64_t i = a > len ? a : len; i < b; i++)
 		if (p[i - a])
 			return fail(st, -EBADMSG, "nonzero padding after the payload");
@@ -579,6 +596,7 @@ void store_close(struct store *st)
 		close(st->fd);
 	if (st->dirfd >= 0)
 		close(st->dirfd);
+	rt_buf_free(&st->img);
 	free(st->host);
 	free(st->boot);
 	free(st->capture);
