@@ -133,7 +133,8 @@ kill_ncollect() {
 # same_capture SRC DEST: DEST holds SRC's .rtap files and no others, each
 # byte for byte, except that the payload of METADATA frames (the cmdlines
 # table each output reads from the kernel at the moment it ends a file) may
-# differ between two outputs of one daemon.
+# differ between two outputs of one daemon.  The file output compared must
+# have direct_io = no: its O_DIRECT page images are a form only files have.
 same_capture() {
 	local src=$1 dst=$2
 	[ "$(ls "$dst"/*.rtap | wc -l)" = "$(ls "$src"/*.rtap | wc -l)" ] || fail "$dst: not the same files as $src"

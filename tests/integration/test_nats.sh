@@ -100,7 +100,7 @@ log "2. a nats output beside a file output, collected live"
 inst=$(new_instance)
 start_ncollect a "$TMP/c2.log" --from "$NATS_URL" --insecure -d "$TMP/col2" --create-stream --ack-wait 2 --idle-exit 3
 nats_config "$TMP/rt.conf" "$inst" "" \
-	"[output \"local\"]\ntype = file\npath = $TMP/local2\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill2\n"
+	"[output \"local\"]\ntype = file\ndirect_io = no\npath = $TMP/local2\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill2\n"
 start_daemon "$TMP/rt.conf" "$TMP/d2.log"
 "$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c "$cpus" -n 20000 -r 20000 >"$TMP/written" ||
 	fail "marker_writer failed"
@@ -128,7 +128,7 @@ echo "live: the file output's files byte for byte, every marker once"
 log "3. the collector killed (-9) and restarted 3 times mid-stream"
 inst=$(new_instance)
 nats_config "$TMP/rt.conf" "$inst" "subbuf_size_kb = 64" \
-	"[output \"local\"]\ntype = file\npath = $TMP/local3\nmax_file_size = 256K\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill3\nmax_file_size = 256K\n"
+	"[output \"local\"]\ntype = file\ndirect_io = no\npath = $TMP/local3\nmax_file_size = 256K\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill3\nmax_file_size = 256K\n"
 start_ncollect a "$TMP/c3-0.log" --from "$NATS_URL" --insecure -d "$TMP/col3" --batch 8
 start_daemon "$TMP/rt.conf" "$TMP/d3.log"
 start_writer "$inst" "$TMP/written" -c "$cpus" -n 30000 -r 6000
@@ -152,7 +152,7 @@ echo "collector restarts: $(cat "$TMP"/c3-*.log | grep -c 'collecting into') sta
 log "4. the broker killed (-9) and restarted mid-stream"
 inst=$(new_instance)
 nats_config "$TMP/rt.conf" "$inst" "subbuf_size_kb = 64" \
-	"[output \"local\"]\ntype = file\npath = $TMP/local4\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill4\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
+	"[output \"local\"]\ntype = file\ndirect_io = no\npath = $TMP/local4\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill4\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
 start_ncollect a "$TMP/c4-0.log" --from "$NATS_URL" --insecure -d "$TMP/col4"
 start_daemon "$TMP/rt.conf" "$TMP/d4.log"
 start_writer "$inst" "$TMP/written" -c "$cpus" -n 30000 -r 6000

@@ -18,7 +18,7 @@ cat "$TMP/ca.log"
 leader=$(sed -n "s/.*stream 'RINGTAP': 3 replicas, leader \(n[123]\)$/\1/p" "$TMP/ca.log")
 [ -n "$leader" ] || fail "no stream leader named by the collector"
 nats_config "$TMP/rt.conf" "$inst" "subbuf_size_kb = 64" \
-	"[output \"local\"]\ntype = file\npath = $TMP/local\nmax_file_size = 512K\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URLS\ninsecure = yes\nspill_dir = $TMP/spill\nmax_file_size = 512K\nreconnect_min_ms = 50\nreconnect_max_ms = 1000\nstop_timeout_ms = 30000\n"
+	"[output \"local\"]\ntype = file\ndirect_io = no\npath = $TMP/local\nmax_file_size = 512K\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URLS\ninsecure = yes\nspill_dir = $TMP/spill\nmax_file_size = 512K\nreconnect_min_ms = 50\nreconnect_max_ms = 1000\nstop_timeout_ms = 30000\n"
 start_daemon "$TMP/rt.conf" "$TMP/d.log"
 start_writer "$inst" "$TMP/written" -c "$cpus" -n 40000 -r 5000
 sleep 2.5

@@ -15,7 +15,7 @@ common=(--from "$NATS_URL" --insecure -d "$TMP/col" --durable shared --ack-wait 
 start_ncollect a "$TMP/ca.log" "${common[@]}" --create-stream
 start_ncollect b "$TMP/cb.log" "${common[@]}"
 nats_config "$TMP/rt.conf" "$inst" "subbuf_size_kb = 64" \
-	"[output \"local\"]\ntype = file\npath = $TMP/local\nmax_file_size = 512K\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill\nmax_file_size = 512K\n"
+	"[output \"local\"]\ntype = file\ndirect_io = no\npath = $TMP/local\nmax_file_size = 512K\n\n[output \"js\"]\ntype = nats\nurl = $NATS_URL\ninsecure = yes\nspill_dir = $TMP/spill\nmax_file_size = 512K\n"
 start_daemon "$TMP/rt.conf" "$TMP/d.log"
 start_writer "$inst" "$TMP/written" -c "$cpus" -n 40000 -r 8000
 sleep 2.5

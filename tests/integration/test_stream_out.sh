@@ -78,7 +78,7 @@ for reader in mmap read; do
 	PORT=${COL_TCP##*:}
 	start_collector unix "$TMP/c2.log" -d "$TMP/c2" --listen "unix:$TMP/col.sock"
 	net_config "$TMP/rt.conf" "$inst" "reader = $reader" \
-		"[output \"local\"]\ntype = file\npath = $TMP/local\n
+		"[output \"local\"]\ntype = file\ndirect_io = no\npath = $TMP/local\n
 [output \"net\"]\ntype = tcp\naddress = 127.0.0.1:$PORT\ninsecure = yes\nspill_dir = $TMP/spill-net\n
 [output \"sock\"]\ntype = unix\naddress = $TMP/col.sock\nspill_dir = $TMP/spill-sock\n"
 	start_daemon "$TMP/rt.conf" "$TMP/d1.log"
