@@ -286,19 +286,27 @@ static void fill_ref(struct rt_subbuf_ref *ref, const uint8_t *page,
 }
 
 /*
- * More than half the ring buffer unread after this sub-buffer (events the
- * kernel holds, at this sub-buffer's bytes per event): outputs should
- * not wait for the disk now.
+ * What the meta page says of the ring buffer after this GET_READER, for the
+ * outputs (the events the kernel holds unread, at this sub-buffer's bytes
+ * per event):
+ *   done:   committed events exist beyond the reader page, so the kernel
+ *           has moved on to later pages and writes no more into this one;
+ *   behind: more than half the ring buffer is unread: outputs should not
+ *           wait for the disk now.
  */
-static bool behind(const struct rt_cpu_reader *rd,
-		   const struct rt_subbuf_ref *ref)
+static void page_state(const struct rt_cpu_reader *rd,
+		       struct rt_subbuf_ref *ref)
 {
 	const struct trace_buffer_meta *meta = rd->meta;
-	uint64_t unread = meta->entries - meta->overrun - meta->read;
+	uint64_t unread;
 
-	if (!ref->sb.entries || meta->entries < meta->overrun + meta->read)
-		return false;
-	return 2 * (unread * ref->sb.data_len / ref->sb.entries) > rd->data_len;
+	if (meta->entries < meta->overrun + meta->read)
+		return;
+	unread = meta->entries - meta->overrun - meta->read;
+	ref->done = unread > 0;
+	ref->behind = ref->sb.entries &&
+		      2 * (unread * ref->sb.data_len / ref->sb.entries) >
+			      rd->data_len;
 }
 
 /* Consume everything the kernel has committed so far. */
@@ -341,7 +349,7 @@ static int drain_mapped(struct rt_cpu_reader *rd)
 		ref.sb.entries = read - rd->last_read;
 		ref.sb.overrun = meta->overrun - rd->first_overrun;
 		ref.mapped = true;
-		ref.behind = behind(rd, &ref);
+		page_state(rd, &ref);
 		emit(rd, &ref);
 		rd->last_read = read;
 		rd->cur_id = id;

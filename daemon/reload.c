@@ -81,7 +81,8 @@ static struct rt_sink *find_kept(struct rt_capture *cap,
 		    same_str(o->tls_cert, out->tls_cert) &&
 		    same_str(o->tls_key, out->tls_key) &&
 		    same_str(o->tls_server_name, out->tls_server_name) &&
-		    o->zerocopy == out->zerocopy)
+		    o->zerocopy == out->zerocopy &&
+		    o->direct_io == out->direct_io)
 			return cap->sinks[i];
 	}
 	return NULL;

@@ -80,6 +80,8 @@ struct rt_subbuf_ref {
 	struct rt_subbuf sb; /* emit_from/data_end etc. as read */
 	uint32_t stored_lost_len; /* 8 if the lost count follows data_end */
 	bool mapped; /* page is the kernel's mapped sub-buffer */
+	/* mapped reader: the kernel writes no more into this page */
+	bool done;
 	/* mapped reader: more than half the ring buffer is still unread */
 	bool behind;
 	/* splice reader: the page sits in a pipe instead of memory */

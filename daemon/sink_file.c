@@ -180,13 +180,19 @@ static int open_direct(struct rt_sink *s, struct file_cpu *fc,
 {
 	struct file_sink *fs = s->priv;
 
-	if (s->out->direct_io == RT_DIRECT_IO_NO || fc->no_direct)
-		return 0;
+	/* probed whatever the setting, so that it happens in file_open()
+	 * (one thread) and not later in the reader threads */
 	if (!fs->align)
 		probe_direct(s, fc->fd);
-	if (fs->align != UINT32_MAX && !fc->blk &&
-	    !(fc->blk = aligned_alloc(fs->align, fs->align)))
-		return -ENOMEM;
+	if (s->out->direct_io == RT_DIRECT_IO_NO || fc->no_direct)
+		return 0;
+	if (fs->align != UINT32_MAX && !fc->blk) {
+		/* only its first bytes change from frame to frame */
+		fc->blk = aligned_alloc(fs->align, fs->align);
+		if (!fc->blk)
+			return -ENOMEM;
+		memset(fc->blk, 0, fs->align);
+	}
 	if (fs->align != UINT32_MAX)
 		fc->dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (fc->dfd >= 0 || s->out->direct_io != RT_DIRECT_IO_YES)
@@ -305,12 +311,14 @@ static int flush_pending_lost(struct rt_sink *s, struct file_cpu *fc)
 }
 
 static void count_lost(struct rt_sink *s, struct file_cpu *fc,
-		       const struct rt_subbuf_ref *ref, int err, bool drain)
+		       const struct rt_subbuf_ref *ref, int err, bool drain,
+		       bool direct)
 {
 	rt_framer_count_lost(&fc->f, ref, drain);
 	if (!fc->failing)
-		log_err("output '%s': cpu %d: write failed (%s): counting lost events until it works again",
-			s->out->name, fc->f.cpu, strerror(-err));
+		log_err("output '%s': cpu %d: %swrite failed (%s): counting lost events until it works again",
+			s->out->name, fc->f.cpu, direct ? "O_DIRECT " : "",
+			strerror(-err));
 	fc->failing = true;
 }
 
@@ -359,22 +367,30 @@ static int write_spliced(struct file_cpu *fc, const struct rt_subbuf_ref *ref)
 	return 0;
 }
 
-/* Whether this sub-buffer goes to disk as a page image (file header). */
-static bool want_direct(struct rt_sink *s, const struct file_cpu *fc,
-			const struct rt_subbuf_ref *ref,
-			const struct rt_subbuf *sb)
+enum how { CACHED, DIRECT, CACHED_BEHIND };
+
+/* How this sub-buffer goes to disk (file header). */
+static enum how want_direct(struct rt_sink *s, const struct file_cpu *fc,
+			    const struct rt_subbuf_ref *ref,
+			    const struct rt_subbuf *sb)
 {
 	const struct file_sink *fs = s->priv;
 
-	/* the copy reader stays the plain read()+write() baseline */
-	if (fc->dfd < 0 || !ref->mapped || s->out->direct_io == RT_DIRECT_IO_NO ||
+	/* the copy reader stays the plain read()+write() baseline; a page
+	 * the kernel may still write into is not handed to the disk (on
+	 * storage that checksums data, a buffer changing under an O_DIRECT
+	 * write stores a block that fails its checksum) */
+	if (fc->dfd < 0 || !ref->mapped || !ref->done ||
+	    s->out->direct_io == RT_DIRECT_IO_NO ||
 	    ((uintptr_t)ref->page | sb->subbuf_size) % fs->align)
-		return false;
-	if (s->out->direct_io == RT_DIRECT_IO_AUTO && ref->behind)
-		return false;
+		return CACHED;
 	/* a small part of a page would cost the whole page on disk */
-	return 2 * ((uint64_t)sb->data_len + ref->stored_lost_len) >=
-	       sb->subbuf_size - RB_PAGE_HDR_SIZE;
+	if (2 * ((uint64_t)sb->data_len + ref->stored_lost_len) <
+	    sb->subbuf_size - RB_PAGE_HDR_SIZE)
+		return CACHED;
+	if (s->out->direct_io == RT_DIRECT_IO_AUTO && ref->behind)
+		return CACHED_BEHIND;
+	return DIRECT;
 }
 
 /* Bytes of PAD frame that put the next frame on a block boundary. */
@@ -385,10 +401,22 @@ static uint64_t pad_before(const struct file_sink *fs, uint64_t size)
 	return gap && gap < RT_FRAME_HDR_SIZE ? gap + fs->align : gap;
 }
 
+/* The LOST frame flush_pending_lost() will write first, if any. */
+static uint64_t lost_len(const struct file_cpu *fc)
+{
+	return fc->f.pending_events || fc->f.pending_bytes ?
+		       RT_FRAME_HDR_SIZE + RT_LOST_SIZE :
+		       0;
+}
+
+/* A page image's bytes in the file: that LOST frame, PAD, the frame. */
 static uint64_t direct_len(const struct file_sink *fs,
 			   const struct file_cpu *fc, const struct rt_subbuf *sb)
 {
-	return pad_before(fs, fc->f.size) + fs->align + sb->subbuf_size;
+	uint64_t lost = lost_len(fc);
+
+	return lost + pad_before(fs, fc->f.size + lost) + fs->align +
+	       sb->subbuf_size;
 }
 
 /*
@@ -426,7 +454,6 @@ static int write_direct(struct rt_sink *s, struct file_cpu *fc,
 			  fc->f.cpu, fc->f.seq, pl, 2);
 	hdr.len = fs->align - RT_FRAME_HDR_SIZE + sb->subbuf_size;
 	rt_frame_hdr_seal(&hdr);
-	memset(fc->blk, 0, fs->align);
 	memcpy(fc->blk, &hdr, sizeof(hdr));
 	memcpy(fc->blk + sizeof(hdr), sb, sizeof(*sb));
 	iov[0] = (struct iovec){ fc->blk, fs->align };
@@ -440,10 +467,15 @@ static int write_direct(struct rt_sink *s, struct file_cpu *fc,
 			r = -EIO;
 		return r;
 	}
+	/* the page-cache descriptor writes on from here (writev, splice) */
+	if (lseek(fc->fd, (off_t)(fc->f.size + total), SEEK_SET) < 0) {
+		r = -errno;
+		if (ftruncate(fc->fd, fc->f.size) < 0)
+			r = -EIO;
+		return r;
+	}
 	fc->f.size += total;
 	fc->f.seq++;
-	/* the page-cache descriptor writes on from here (writev, splice) */
-	lseek(fc->fd, (off_t)fc->f.size, SEEK_SET);
 	rt_framer_page_done(&fc->f, sb, true);
 	fc->direct++;
 	return 0;
@@ -456,46 +488,49 @@ static int file_write(struct rt_sink *s, int cpu,
 	struct file_cpu *fc = &fs->cpus[cpu];
 	struct rt_subbuf sb;
 	uint64_t frame_len;
-	bool direct;
+	enum how how;
 	int r;
 
 	if (fc->fd < 0) {
 		/* a rotation failed earlier: try to start a new file */
 		r = open_file(s, cpu);
 		if (r < 0) {
-			count_lost(s, fc, ref, r, true);
+			count_lost(s, fc, ref, r, true, false);
 			return r;
 		}
 	}
 	frame_len = rt_framer_prepare(&fc->f, ref, &sb);
-	direct = want_direct(s, fc, ref, &sb);
-	if (direct)
+	how = want_direct(s, fc, ref, &sb);
+	if (how == DIRECT)
 		frame_len = direct_len(fs, fc, &sb);
+	else
+		frame_len += lost_len(fc);
 	if (rt_framer_must_rotate(&fc->f, frame_len, fs->tail_reserve)) {
 		r = rotate(s, cpu);
 		if (r < 0) {
-			count_lost(s, fc, ref, r, true);
+			count_lost(s, fc, ref, r, true, false);
 			return r;
 		}
 		rt_framer_prepare(&fc->f, ref, &sb); /* from the page's start */
-		direct = want_direct(s, fc, ref, &sb);
+		how = want_direct(s, fc, ref, &sb);
 	}
 	r = flush_pending_lost(s, fc);
 	if (r < 0) {
-		count_lost(s, fc, ref, r, true);
+		count_lost(s, fc, ref, r, true, false);
 		return r;
 	}
-	if (direct) {
+	if (how == DIRECT) {
 		r = write_direct(s, fc, ref, &sb);
-		if (r == -EINVAL) {
-			log_warn("output '%s': cpu %d: the file system refused an O_DIRECT write: this output writes through the page cache from now on",
-				 s->out->name, cpu);
+		/* refused, not failed: the page cache takes this frame */
+		if (r == -EINVAL || r == -EFAULT || r == -EOPNOTSUPP) {
+			log_warn("output '%s': cpu %d: an O_DIRECT write was refused (%s): this CPU writes through the page cache from now on",
+				 s->out->name, cpu, strerror(-r));
 			close(fc->dfd);
 			fc->dfd = -1;
 			fc->no_direct = true;
-		}
-		if (r != -EINVAL)
+		} else {
 			goto done;
+		}
 	}
 	if (ref->pipe_fd >= 0)
 		r = write_spliced(fc, ref);
@@ -503,12 +538,12 @@ static int file_write(struct rt_sink *s, int cpu,
 		r = rt_framer_subbuf(&fc->f, ref, &sb);
 	if (!r && ref->pipe_fd < 0) {
 		fc->cached++;
-		fc->cached_behind += ref->behind && fc->dfd >= 0;
+		fc->cached_behind += how == CACHED_BEHIND;
 	}
 done:
 	if (r < 0) {
 		/* write_spliced() emptied the pipe already */
-		count_lost(s, fc, ref, r, false);
+		count_lost(s, fc, ref, r, false, how == DIRECT && fc->dfd >= 0);
 		return r;
 	}
 	return 0;

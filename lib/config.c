@@ -777,7 +777,7 @@ static int set_direct_io(struct parser *p, const char *value)
 {
 	bool b;
 
-	if (!strcmp(value, "auto"))
+	if (!strcasecmp(value, "auto"))
 		p->output->direct_io = RT_DIRECT_IO_AUTO;
 	else if (rt_parse_bool(value, &b) == 0)
 		p->output->direct_io = b ? RT_DIRECT_IO_YES : RT_DIRECT_IO_NO;
