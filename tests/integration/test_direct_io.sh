@@ -208,4 +208,17 @@ instance_exists "$inst" && fail "instance $inst left behind after the refusal"
 capture auto "$RAMFS/out-auto"
 [ "$(nr_direct)" = 0 ] || fail "ramfs: O_DIRECT writes logged"
 grep -q "through the page cache" "$TMP/daemon.log" || fail "ramfs: no page-cache writes logged"
-echo "ramfs: yes refused, auto wrote through the page cache"
+# a reload to direct_io = yes there is refused; the capture goes on
+inst=$(new_instance)
+conf "$TMP/rt.conf" "$inst" "$RAMFS/out-reload" auto
+start_daemon "$TMP/rt.conf" "$TMP/daemon.log"
+sed -i 's|^direct_io = auto$|direct_io = yes|' "$TMP/rt.conf"
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 1 100); do grep -q "reload refused" "$TMP/daemon.log" && break; sleep 0.05; done
+grep "reload" "$TMP/daemon.log"
+grep -q "reload refused: .*output 'test' cannot start" "$TMP/daemon.log" || fail "ramfs: reload to direct_io = yes not refused"
+"$MARKER_WRITER" -m "$TRACEFS/instances/$inst/trace_marker" -c 0 -n 100 >/dev/null || fail "marker_writer failed"
+stop_daemon TERM || fail "ringtapd exited with $? after the refused reload"
+"$RINGTAP" report "$RAMFS/out-reload" >"$TMP/report" || fail "report after the refused reload"
+check_markers "$TMP/report" 0 100 || fail "ramfs: markers after the refused reload"
+echo "ramfs: yes refused (start and reload), auto wrote through the page cache"
