@@ -121,6 +121,12 @@ struct nats_sink {
 	natsOptions *opts;
 	natsConnection *nc;
 	jsCtx *js;
+	/* a publish was made on js: libnats 3.4 builds its pending list
+	 * lazily and js_PublishAsyncGetPendingList() crashes before that */
+	bool published;
+	/* the connection libnats gave up on (closed, not by us): the
+	 * publisher thread dials anew at redial_at, backing off */
+	uint64_t redial_at, redial_wait;
 	atomic_bool connected;
 	atomic_uint_fast64_t reconnects;
 	bool stream_ok;
@@ -523,6 +529,7 @@ static natsStatus publish(struct nchan *ch, struct qent *e)
 		po.MaxWait = PUB_TIMEOUT_MS;
 		po.ExpectStream = ns->stream;
 		s = js_PublishMsgAsync(ns->js, &m, &po);
+		ns->published = true;
 	}
 	natsMsg_Destroy(m); /* NULL once the library owns it */
 	return s;
@@ -704,6 +711,81 @@ static bool all_done(struct nats_sink *ns)
 	return true;
 }
 
+static natsStatus make_js(struct nats_sink *ns)
+{
+	jsOptions jo;
+
+	jsOptions_Init(&jo);
+	jo.PublishAsync.MaxPending = (int64_t)WINDOW * ns->s->nr_cpus + 16;
+	jo.PublishAsync.AckHandler = on_ack;
+	jo.PublishAsync.AckHandlerClosure = ns;
+	jo.PublishAsync.StallWait = 100;
+	ns->published = false;
+	return natsConnection_JetStream(&ns->js, ns->nc, &jo);
+}
+
+/* Drop the JetStream context: what is in flight is taken back first. */
+static void drop_js(struct nats_sink *ns)
+{
+	natsMsgList pending = { 0 };
+
+	if (!ns->js)
+		return;
+	if (ns->published &&
+	    js_PublishAsyncGetPendingList(&pending, ns->js) == NATS_OK)
+		natsMsgList_Destroy(&pending);
+	jsCtx_Destroy(ns->js);
+	ns->js = NULL;
+}
+
+/*
+ * libnats closed the connection by itself: it gives up when a server
+ * refuses the handshake (a TLS or authorization error) instead of
+ * retrying.  Say why, once per episode, and dial anew with backoff; the
+ * queue keeps the capture and unacknowledged messages go again (their
+ * Nats-Msg-Id makes JetStream drop what it has already).  Publisher
+ * thread only; the old connection's last callback (on_closed) has run.
+ */
+static void redial(struct nats_sink *ns, uint64_t now)
+{
+	const char *text = NULL;
+	natsStatus last = ns->nc ? natsConnection_GetLastError(ns->nc, &text) :
+				   NATS_OK;
+	natsStatus st;
+
+	if (!ns->redial_wait)
+		log_err("output '%s': NATS %s closed the connection (%s%s%s): dialing again every %u..%u ms; the queue holds the capture",
+			ns->name, ns->url, nats_err(last),
+			text && *text ? ": " : "", text ? text : "",
+			ns->reconnect_min_ms, ns->reconnect_max_ms);
+	drop_js(ns);
+	natsConnection_Destroy(ns->nc);
+	ns->nc = NULL;
+	pthread_mutex_lock(&ns->wmu);
+	ns->closed = false;
+	pthread_mutex_unlock(&ns->wmu);
+	ns->redial_wait = ns->redial_wait ? 2 * ns->redial_wait :
+					    ns->reconnect_min_ms;
+	if (ns->redial_wait > ns->reconnect_max_ms)
+		ns->redial_wait = ns->reconnect_max_ms;
+	ns->redial_at = now + ns->redial_wait;
+	st = natsConnection_Connect(&ns->nc, ns->opts);
+	if (st == NATS_OK || st == NATS_NOT_YET_CONNECTED)
+		st = make_js(ns);
+	if (st != NATS_OK) {
+		/* no connection object to wait for: next try at redial_at */
+		drop_js(ns);
+		natsConnection_Destroy(ns->nc);
+		ns->nc = NULL;
+		pthread_mutex_lock(&ns->wmu);
+		ns->closed = true;
+		pthread_mutex_unlock(&ns->wmu);
+		return;
+	}
+	if (natsConnection_Status(ns->nc) == NATS_CONN_STATUS_CONNECTED)
+		on_connected(ns->nc, ns);
+}
+
 static void *pub_thread(void *arg)
 {
 	struct nats_sink *ns = arg;
@@ -716,12 +798,20 @@ static void *pub_thread(void *arg)
 		if (stop && (now >= stop || all_done(ns)))
 			break;
 		if (atomic_load(&ns->connected)) {
+			ns->redial_wait = 0;
 			if (!ns->stream_ok && now >= ns->check_at)
 				check_stream(ns);
 			for (int c = 0; c < ns->s->nr_cpus; c++)
 				if (ns->s->online[c])
 					publish_some(&ns->ch[c]);
 		} else {
+			bool gave_up;
+
+			pthread_mutex_lock(&ns->wmu);
+			gave_up = ns->closed && !ns->closing;
+			pthread_mutex_unlock(&ns->wmu);
+			if (gave_up && now >= ns->redial_at)
+				redial(ns, now);
 			wait = 100;
 		}
 		if (stop && stop - now < wait)
@@ -866,7 +956,6 @@ static uint64_t max_message(const struct rt_sink *s)
 static int nats_open(struct rt_sink *s)
 {
 	struct nats_sink *ns = calloc(1, sizeof(*ns));
-	jsOptions jo;
 	natsStatus st;
 	char htok[256];
 	int r;
@@ -929,12 +1018,7 @@ static int nats_open(struct rt_sink *s)
 			 ns->name, ns->url);
 	else
 		on_connected(ns->nc, ns);
-	jsOptions_Init(&jo);
-	jo.PublishAsync.MaxPending = (int64_t)WINDOW * s->nr_cpus + 16;
-	jo.PublishAsync.AckHandler = on_ack;
-	jo.PublishAsync.AckHandlerClosure = ns;
-	jo.PublishAsync.StallWait = 100;
-	st = natsConnection_JetStream(&ns->js, ns->nc, &jo);
+	st = make_js(ns);
 	if (st != NATS_OK) {
 		log_err("output '%s': JetStream context: %s", ns->name,
 			nats_err(st));
@@ -990,11 +1074,12 @@ static void nats_free(struct rt_sink *s)
 		return;
 	if (ns->started)
 		finish(ns);
+	/* take back what is in flight: no handler runs after this */
 	if (ns->js) {
 		natsMsgList pending = { 0 };
 
-		/* take back what is in flight: no handler runs after this */
-		if (js_PublishAsyncGetPendingList(&pending, ns->js) == NATS_OK)
+		if (ns->published &&
+		    js_PublishAsyncGetPendingList(&pending, ns->js) == NATS_OK)
 			natsMsgList_Destroy(&pending);
 	}
 	if (ns->nc) {

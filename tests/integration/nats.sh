@@ -23,6 +23,7 @@ wait_port() {
 
 # start_nats NAME [PORT]: one server with JetStream; sets NATS_URL and
 # NATS_PID_<NAME>; its store is $TMP/nats-NAME (kept across restarts).
+# NATS_CONF_EXTRA (start_nats_tls sets it) is appended to its config.
 start_nats() {
 	local name=$1 port=${2:-} pid
 	[ -n "$port" ] || port=$(free_port)
@@ -31,6 +32,7 @@ start_nats() {
 server_name: $name
 listen: 127.0.0.1:$port
 jetstream { store_dir: "$TMP/nats-$name" }
+${NATS_CONF_EXTRA:-}
 EOC
 	"$NATS_SERVER" -c "$TMP/nats-$name.conf" >"$TMP/nats-$name.log" 2>&1 &
 	pid=$!
@@ -38,6 +40,17 @@ EOC
 	eval "NATS_PID_$name=$pid"
 	wait_port "$port" "$pid" "$TMP/nats-$name.log"
 	NATS_URL=nats://127.0.0.1:$port
+}
+
+# start_nats_tls NAME CERT KEY CA [PORT]: start_nats with TLS required on
+# the client port (CERT and KEY the server's) and a client certificate
+# issued by CA demanded of every client (verify: true); NATS_URL is then
+# tls://127.0.0.1:PORT.
+start_nats_tls() {
+	local NATS_CONF_EXTRA
+	NATS_CONF_EXTRA=$(printf 'tls {\n  cert_file: "%s"\n  key_file: "%s"\n  ca_file: "%s"\n  verify: true\n  timeout: 2\n}' "$2" "$3" "$4")
+	start_nats "$1" "${5:-}"
+	NATS_URL=tls://${NATS_URL#nats://}
 }
 
 # start_cluster: three servers n1 n2 n3 forming one JetStream cluster;
