@@ -99,6 +99,7 @@ start_collector() {
 	if [ "$type" = tcp ]; then l="tcp:127.0.0.1:0 --insecure"
 	elif [ "$type" = tls ]; then make_pki; l="tcp:127.0.0.1:0 --tls-cert $work/pki/srv.pem --tls-key $work/pki/srv.key"
 	else l="unix:$work/$name.sock"; fi
+	: >"$work/$name.coll.log" # not the last round's "collecting into"
 	"$RINGTAP" collect -d "$work/coll-$name" --listen $l >/dev/null 2>"$work/$name.coll.log" &
 	cpid=$!
 	for _ in $(seq 1 100); do grep -q "collecting into" "$work/$name.coll.log" && break; sleep 0.05; done
@@ -143,6 +144,7 @@ run() {
 	sed -i "s|^run_dir = .*|run_dir = $work/run|" "$conf"
 	grep -q '^\[daemon\]' "$conf" || printf '\n[daemon]\nrun_dir = %s\n' "$work/run" >>"$conf"
 	prefault
+	: >"$work/$name.log" # not the last round's "capturing on"
 	"$RINGTAPD" -c "$conf" >"$work/$name.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 100); do grep -q "capturing on" "$work/$name.log" && break; sleep 0.05; done

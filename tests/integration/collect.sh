@@ -27,6 +27,7 @@ make_capture() {
 start_collect() {
 	local logf=$1
 	shift
+	: >"$logf" # a reused log must not say "collecting into" already
 	"$RINGTAP" collect "$@" >"$logf.out" 2>"$logf" &
 	COLLECT_PID=$!
 	PIDS+=("$COLLECT_PID")

@@ -83,6 +83,9 @@ write_config() {
 start_daemon() {
 	local cfg=$1 logf=$2
 	shift 2
+	# emptied here, not only by the redirection in the child: a log of
+	# an earlier daemon must not say "capturing on" before this one runs
+	: >"$logf"
 	"$RINGTAPD" -c "$cfg" "$@" >"$logf" 2>&1 &
 	DAEMON_PID=$!
 	PIDS+=("$DAEMON_PID")

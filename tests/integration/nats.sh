@@ -109,6 +109,7 @@ nats_config() {
 start_ncollect() {
 	local name=$1 logf=$2 pid
 	shift 2
+	: >"$logf" # a reused log must not say "collecting into" already
 	"$RINGTAP" collect "$@" >"$logf.out" 2>"$logf" &
 	pid=$!
 	PIDS+=($pid)
