@@ -348,13 +348,9 @@ static bool header_u64(natsMsg *m, const char *key, uint64_t max,
 		       uint64_t *ret)
 {
 	const char *v = NULL;
-	char *end;
 
-	if (natsMsgHeader_Get(m, key, &v) != NATS_OK || !v || !*v)
-		return false;
-	errno = 0;
-	*ret = strtoull(v, &end, 10);
-	return !errno && !*end && *ret <= max && v[0] != '-';
+	return natsMsgHeader_Get(m, key, &v) == NATS_OK &&
+	       rt_parse_u64(v, 0, max, ret) == 0;
 }
 
 static const char *parse_where(natsMsg *m, struct where *w)
@@ -861,18 +857,14 @@ static int loop(struct ncollect *nc)
 	return r;
 }
 
-static int parse_num(const char *opt, const char *s, long long min,
-		     long long max, long long *ret)
+static int parse_num(const char *opt, const char *s, uint64_t min,
+		     uint64_t max, uint64_t *ret)
 {
-	char *end;
-
-	errno = 0;
-	*ret = strtoll(s, &end, 10);
-	if (errno || end == s || *end || *ret < min || *ret > max) {
-		log_err("%s: '%s' is not a number in %lld..%lld", opt, s, min, max);
-		return -EINVAL;
-	}
-	return 0;
+	if (rt_parse_u64(s, min, max, ret) == 0)
+		return 0;
+	log_err("%s: '%s' is not a number in %" PRIu64 "..%" PRIu64, opt, s,
+		min, max);
+	return -EINVAL;
 }
 
 int cmd_collect_nats(int argc, char **argv)
@@ -905,8 +897,7 @@ int cmd_collect_nats(int argc, char **argv)
 		.ack_wait_ms = 30000, .batch = 64,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
-	long long v;
-	uint64_t sz;
+	uint64_t v, sz;
 	int c, r = 0;
 
 	optind = 0;
