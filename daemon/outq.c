@@ -158,6 +158,16 @@ void rt_outq_rotate(struct rt_framer *f)
 	rt_framer_begin(f);
 }
 
+int rt_outq_end(struct rt_framer *f, const struct rt_cpu_stats *st,
+		const char *name, int cpu, bool *dropping)
+{
+	struct rt_cpu_stats final = *st;
+
+	final.lost_sink = f->s->lost_events[cpu];
+	rt_outq_flush_lost(f, name, cpu, dropping);
+	return rt_framer_end(f, RT_END_SHUTDOWN, &final);
+}
+
 int rt_outq_begin(struct rt_framer *f, const struct rt_subbuf_ref *ref)
 {
 	/* never offered (can_splice is false); count, not corrupt */

@@ -189,6 +189,10 @@ int rt_outq_subbuf(struct rt_framer *f, const struct rt_subbuf_ref *ref,
 		   int cpu, bool *dropping);
 /* END ROTATE, then a new file with the next index. */
 void rt_outq_rotate(struct rt_framer *f);
+/* End of capture for the CPU, in the open file: the pending LOST frame,
+ * then END SHUTDOWN with @st and the output's own loss count. */
+int rt_outq_end(struct rt_framer *f, const struct rt_cpu_stats *st,
+		const char *name, int cpu, bool *dropping);
 
 /* ---- framer.c: the per-CPU stream the file and socket outputs carry ---- */
 

@@ -322,11 +322,6 @@ static int emit(struct rt_framer *f, struct iovec *iov, int iovcnt,
 
 /* ---- the reader's side ---- */
 
-static void flush_pending_lost(struct rt_sink *s, struct nchan *ch)
-{
-	rt_outq_flush_lost(&ch->f, s->out->name, ch->cpu, &ch->dropping);
-}
-
 static void count_lost(struct rt_sink *s, struct nchan *ch,
 		       const struct rt_subbuf_ref *ref)
 {
@@ -363,14 +358,11 @@ static int nats_close_cpu(struct rt_sink *s, int cpu,
 {
 	struct nats_sink *ns = s->priv;
 	struct nchan *ch = &ns->ch[cpu];
-	struct rt_cpu_stats final = *st;
 	int r;
 
 	if (!ch->f.open && rt_framer_begin(&ch->f) < 0)
 		return -ENOMEM;
-	final.lost_sink = s->lost_events[cpu];
-	flush_pending_lost(s, ch);
-	r = rt_framer_end(&ch->f, RT_END_SHUTDOWN, &final);
+	r = rt_outq_end(&ch->f, st, s->out->name, cpu, &ch->dropping);
 	pthread_mutex_lock(&ch->mu);
 	ch->finished = true;
 	pthread_mutex_unlock(&ch->mu);
