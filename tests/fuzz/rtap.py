@@ -32,11 +32,12 @@ FRAME_MAGIC = 0x52465452
 HDR = struct.Struct("<IHHIIQII")   # magic type flags cpu len seq pcrc hcrc
 SUBBUF = struct.Struct("<QQIIIIQQII")
 REC = struct.Struct("<HHI")
-HEADER, SUBBUF_T, LOST, METADATA, END = 1, 2, 3, 4, 5
-F_SKIPPABLE, F_PARTIAL_CRC = 0x1, 0x2
+HEADER, SUBBUF_T, LOST, METADATA, END, PAD = 1, 2, 3, 4, 5, 6
+F_SKIPPABLE, F_PARTIAL_CRC, F_PAGE_IMAGE = 0x1, 0x2, 0x4
 TAG_EVENT_FORMAT, TAG_PRINTK_FORMATS, TAG_CMDLINES = 17, 18, 19
 CMDLINES_KEEP = 40
-TYPE_NAMES = {1: "HEADER", 2: "SUBBUF", 3: "LOST", 4: "METADATA", 5: "END"}
+TYPE_NAMES = {1: "HEADER", 2: "SUBBUF", 3: "LOST", 4: "METADATA", 5: "END",
+              6: "PAD"}
 
 
 def _crc_table():

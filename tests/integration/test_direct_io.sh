@@ -26,18 +26,15 @@ conf() {
 	for l in "$@"; do sed -i "s|^direct_io = .*|&\n$l|" "$file"; done
 }
 
-# frames FILE: one line per frame: offset type flags len
+# frames FILE: one line per frame: offset type flags len (tests/fuzz/rtap.py)
+RTAP_DIR=$(cd "$(dirname "$0")/../fuzz" && pwd)
 frames() {
-	python3 - "$1" <<'EOF'
-import struct, sys
-d = open(sys.argv[1], 'rb').read()
-off = 16
-while off + 32 <= len(d):
-    magic, typ, flags, cpu, ln, seq, pcrc, hcrc = struct.unpack_from('<IHHIIQII', d, off)
-    if magic != 0x52465452:
-        break
-    print(off, typ, flags, ln)
-    off += 32 + ((ln + 7) & ~7)
+	python3 - "$RTAP_DIR" "$1" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import rtap
+for f in rtap.parse(open(sys.argv[2], 'rb').read())[1]:
+    print(f.offset, f.type, f.flags, len(f.payload))
 EOF
 }
 

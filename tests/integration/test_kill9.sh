@@ -48,19 +48,13 @@ wait "$WRITER_PID"
 rc=$?
 cat "$TMP/report2.err"
 [ $rc -eq 3 ] || fail "flood: report exit status $rc, expected 3 (incomplete input)"
-images=$(python3 - "$TMP/out2" <<'PY'
-import glob, struct, sys
-n = 0
-for f in glob.glob(sys.argv[1] + '/*.rtap'):
-    d = open(f, 'rb').read()
-    off = 16
-    while off + 32 <= len(d):
-        magic, typ, flags, cpu, ln = struct.unpack_from('<IHHII', d, off)
-        if magic != 0x52465452:
-            break
-        n += typ == 2 and bool(flags & 4)
-        off += 32 + ((ln + 7) & ~7)
-print(n)
+images=$(python3 - "$(dirname "$0")/../fuzz" "$TMP/out2" <<'PY'
+import glob, sys
+sys.path.insert(0, sys.argv[1])
+import rtap
+print(sum(f.type == rtap.SUBBUF_T and f.flags & rtap.F_PAGE_IMAGE != 0
+          for p in glob.glob(sys.argv[2] + '/*.rtap')
+          for f in rtap.parse(open(p, 'rb').read())[1]))
 PY
 )
 [ "$images" -gt 0 ] || fail "flood: no page image in the files"
