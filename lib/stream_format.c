@@ -735,7 +735,7 @@ static int reader_payload(struct rt_reader *r, const struct rt_frame_hdr *hdr)
 {
 	size_t total = RT_FRAME_HDR_SIZE + rt_pad8(hdr->len), have;
 	const char *why = NULL;
-	uint8_t *payload;
+	const uint8_t *payload;
 	uint32_t crc;
 	int ret;
 
